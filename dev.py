@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""Developer entry point that needs nothing but Python 3.10+.
+
+    python3 dev.py demo    # the main job: the scripted demo in local mode, on the fake cloud
+    python3 dev.py test    # the whole test suite (ruff, then pytest)
+    python3 dev.py lint    # ruff only
+    python3 dev.py bench   # the benchmarks (writes bench/results.json and docs/PERFORMANCE.md)
+    python3 dev.py shell   # print how to activate the virtual environment
+
+Each command creates `.venv` on first use, or reuses it, and reinstalls the project into it
+only when `pyproject.toml` changed since the last install.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / "python"
+STAMP = VENV / ".rolebinder-install"
+
+
+def _wanted_stamp(extras: str) -> str:
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    return f"{digest} {extras}\n"
+
+
+def ensure_venv(extras: str = "dev") -> None:
+    """Create or refresh the virtual environment with the project installed (editable)."""
+    if sys.version_info < (3, 10):  # noqa: UP036 - dev.py may be run by an older python3
+        sys.exit("rolebinder needs Python 3.10 or newer")
+    if not PY.exists():
+        print(f"creating {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    wanted = _wanted_stamp(extras)
+    if STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    print("installing rolebinder and its dependencies into .venv", flush=True)
+    pip = [str(PY), "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "install", "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "install", "-e", f".[{extras}]"], check=True, cwd=ROOT)
+    STAMP.write_text(wanted)
+
+
+def run(*args: str) -> int:
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.run(args, cwd=ROOT, env=env, check=False).returncode
+
+
+def lint() -> int:
+    return run(str(BIN / "ruff"), "check", ".") or run(str(BIN / "ruff"), "format", "--check", ".")
+
+
+def main(argv: list[str]) -> int:
+    command, rest = (argv[0], argv[1:]) if argv else ("test", [])
+    if command == "demo":
+        ensure_venv()
+        return run(str(BIN / "rolebinder"), "local", "--demo", *rest)
+    if command == "test":
+        ensure_venv()
+        return lint() or run(str(PY), "-m", "pytest", "-n", "2", "-q", *rest)
+    if command == "lint":
+        ensure_venv()
+        return lint()
+    if command == "bench":
+        ensure_venv("dev,bench")
+        return run(str(PY), "-m", "bench", *rest)
+    if command == "shell":
+        ensure_venv()
+        print(f"source {BIN / 'activate'}")
+        return 0
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,36 @@
+"""What rolebinder knows about one ECS instance after reading it from the API.
+
+A plain value: the engine builds it from `DescribeInstances` plus `DescribeInstanceRamRole`,
+and the pure decision function reads it. Tags here always come from the API, never from an event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+VPC = "vpc"
+CLASSIC = "classic"
+
+
+@dataclass(frozen=True)
+class Instance:
+    """An ECS instance as read from the API, with its current instance RAM role (or None)."""
+
+    instance_id: str
+    region: str
+    network_type: str  # "vpc" | "classic"
+    status: str  # Pending | Starting | Running | Stopping | Stopped
+    tags: Mapping[str, str] = field(default_factory=dict)
+    vpc_id: str | None = None
+    resource_group_id: str | None = None
+    role: str | None = None
+
+    def __post_init__(self) -> None:
+        # Freeze the tag mapping so a decision can never be influenced by later mutation.
+        object.__setattr__(self, "tags", MappingProxyType(dict(self.tags)))
+
+    @property
+    def is_vpc(self) -> bool:
+        return self.network_type == VPC

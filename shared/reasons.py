@@ -1,0 +1,39 @@
+"""The reason vocabulary of outcome lines. Stable: Log Service queries and alerts key on it."""
+
+from __future__ import annotations
+
+# A rule matched and the instance got (or would get) its role.
+RULE_MATCHED = "rule-matched"
+# The instance already has exactly the desired role.
+ALREADY_BOUND = "already-bound"
+# Classic-network instances cannot have an instance RAM role.
+CLASSIC_NETWORK = "classic-network"
+# No rule matched (kept as is, or detached when `on_no_match: detach`).
+NO_MATCHING_RULE = "no-matching-rule"
+# The winning rules resolve to different roles: nothing changes.
+CONFLICTING_RULES = "conflicting-rules"
+# The instance has another role, and policy or the allow-list says keep it.
+EXISTING_ROLE_KEPT = "existing-role-kept"
+# A tag names a role outside the mapping's allow-list.
+ROLE_NOT_ALLOWED = "role-not-allowed"
+# RAM says the role does not exist.
+ROLE_NOT_FOUND = "role-not-found"
+# The role's trust policy does not name ecs.aliyuncs.com.
+ROLE_NOT_TRUSTED = "role-not-trusted"
+# The instance does not exist (deleted, or never visible within the wait).
+INSTANCE_NOT_FOUND = "instance-not-found"
+# The event came from an account other than the function's own.
+FOREIGN_ACCOUNT = "foreign-account"
+# An API call failed (see error_code / request_id on the line).
+API_ERROR = "api-error"
+# The cloud refused the caller the permission it needs (PassRole, RAM action).
+PERMISSION_DENIED = "permission-denied"
+# Transient failures remained when the invocation ran out of time.
+DEADLINE_EXCEEDED = "deadline-exceeded"
+
+# Reasons for ignored events (no instance was looked at).
+UNSUPPORTED_EVENT = "unsupported-event"
+IRRELEVANT_STATE = "irrelevant-state"
+FAILED_API_CALL = "failed-api-call"
+UNSUPPORTED_API_CALL = "unsupported-api-call"
+NOT_AN_INSTANCE = "not-an-instance"
