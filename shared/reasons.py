@@ -37,3 +37,5 @@ IRRELEVANT_STATE = "irrelevant-state"
 FAILED_API_CALL = "failed-api-call"
 UNSUPPORTED_API_CALL = "unsupported-api-call"
 NOT_AN_INSTANCE = "not-an-instance"
+# One element of a batch delivery could not be parsed (the rest were processed).
+MALFORMED_EVENT = "malformed-event"
