@@ -1,0 +1,433 @@
+"""The fake cloud's root: accounts, regions, credentials, and the request pipeline.
+
+One request goes: route (Version + Action) -> authenticate -> faults -> backend (under one lock)
+-> ActionTrail record -> call log. Events produced while the lock is held are published after it
+is released, so subscribers may call the API again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fakecloud import ecs_api, ram_api
+from fakecloud.auth import AllowAll, Authenticator, KeyPair, Permissions
+from fakecloud.calllog import CallLog
+from fakecloud.clock import ManualClock, RealClock
+from fakecloud.ecs import EcsBackend, Instance, Lifecycle
+from fakecloud.emitter import ApiCallFacts, Emitter, Event
+from fakecloud.errors import ApiError
+from fakecloud.faults import DropConnection, FaultPlan
+from fakecloud.ids import IdFactory
+from fakecloud.params import Params
+from fakecloud.policy import ListPermissions, Policy, instance_resource, role_resource
+from fakecloud.ram import RamBackend
+
+ECS_VERSION = "2014-05-26"
+RAM_VERSION = "2015-05-01"
+DEFAULT_ACCOUNT_ID = "1234567890123456"
+DEFAULT_ACCESS_KEY_ID = "LTAI5tFakeCloudTestKey"
+DEFAULT_ACCESS_KEY_SECRET = "fake-cloud-test-secret"  # noqa: S105 - a documented test credential
+REGIONS = frozenset(
+    {
+        "cn-hangzhou",
+        "cn-shanghai",
+        "cn-beijing",
+        "cn-shenzhen",
+        "cn-qingdao",
+        "cn-zhangjiakou",
+        "cn-huhehaote",
+        "cn-wulanchabu",
+        "cn-chengdu",
+        "cn-guangzhou",
+        "cn-heyuan",
+        "cn-hongkong",
+        "ap-southeast-1",
+        "ap-southeast-3",
+        "ap-southeast-5",
+        "ap-southeast-6",
+        "ap-southeast-7",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-south-1",
+        "us-east-1",
+        "us-west-1",
+        "eu-west-1",
+        "eu-central-1",
+        "me-east-1",
+        "me-central-1",
+    }
+)
+_INSTANCE_SCOPED = ("InstanceIds", "InstanceId", "ResourceId")
+_WRITE_ACTIONS = ecs_api.WRITE_ACTIONS | ram_api.WRITE_ACTIONS
+
+
+@dataclass
+class ApiRequest:
+    method: str
+    query: str
+    body: bytes = b""
+    host: str = "127.0.0.1"
+    user_agent: str = ""
+
+
+@dataclass
+class ApiResponse:
+    status: int
+    body: dict[str, Any]
+
+
+@dataclass
+class Account:
+    account_id: str
+    ram: RamBackend
+    ecs: dict[str, EcsBackend] = field(default_factory=dict)
+
+
+class FakeCloud:
+    """A stateful fake of ECS and RAM, for any number of accounts and regions."""
+
+    def __init__(
+        self,
+        *,
+        seed: int | str = 0,
+        clock: RealClock | ManualClock | None = None,
+        lifecycle: Lifecycle | None = None,
+        add_default_key: bool = True,
+    ) -> None:
+        self.clock = clock or RealClock()
+        self.ids = IdFactory(seed)
+        self.lifecycle = lifecycle or Lifecycle()
+        self.auth = Authenticator()
+        self.faults = FaultPlan()
+        self.calls = CallLog()
+        self.events = Emitter(new_id=lambda: self.ids.request_id().lower())
+        self.accounts: dict[str, Account] = {}
+        self.list_roleless = False
+        self._lock = threading.RLock()
+        self._pending: list[Event] = []
+        if add_default_key:
+            self.add_key(DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET)
+
+    # -- configuration ------------------------------------------------------------------------
+
+    def add_key(
+        self,
+        access_key_id: str,
+        access_key_secret: str,
+        *,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        security_token: str | None = None,
+        allowed_actions: Iterable[str] | None = None,
+        passable_roles: Iterable[str] | None = None,
+        policy: Mapping[str, Any] | None = None,
+    ) -> KeyPair:
+        """Accept a key pair (an STS credential when `security_token` is given)."""
+        permissions: Permissions = AllowAll()
+        if policy is not None:
+            permissions = Policy(policy)
+        elif allowed_actions is not None or passable_roles is not None:
+            permissions = ListPermissions(allowed_actions, passable_roles)
+        key = KeyPair(access_key_id, access_key_secret, account_id, security_token, permissions)
+        self.auth.add(key)
+        self.account(account_id)
+        return key
+
+    def account(self, account_id: str = DEFAULT_ACCOUNT_ID) -> Account:
+        with self._lock:
+            if account_id not in self.accounts:
+                ram = RamBackend(account_id, self.ids, self.clock.now)
+                account = Account(account_id, ram)
+                ram.role_in_use = lambda name: any(
+                    backend.instances_with_role(name) for backend in account.ecs.values()
+                )
+                self.accounts[account_id] = account
+            return self.accounts[account_id]
+
+    def ecs(self, region: str, account_id: str = DEFAULT_ACCOUNT_ID) -> EcsBackend:
+        if region not in REGIONS:
+            raise ApiError(
+                "InvalidRegionId.NotFound", "The specified RegionId does not exist.", 404
+            )
+        account = self.account(account_id)
+        with self._lock:
+            if region not in account.ecs:
+                backend = EcsBackend(
+                    account_id, region, account.ram, self.ids, self.clock.now, self._queue_event
+                )
+                backend.lifecycle = self.lifecycle
+                account.ecs[region] = backend
+            backend = account.ecs[region]
+            backend.list_roleless = self.list_roleless
+            backend.invisibility = self.faults.invisibility
+            return backend
+
+    def ram(self, account_id: str = DEFAULT_ACCOUNT_ID) -> RamBackend:
+        return self.account(account_id).ram
+
+    # -- time ---------------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Apply due state transitions everywhere, then publish the events they produced."""
+        with self._lock:
+            self._tick_locked()
+        self.flush_events()
+
+    def advance(self, seconds: float) -> None:
+        """Move a ManualClock forward and apply what became due."""
+        if not isinstance(self.clock, ManualClock):
+            raise TypeError("advance() needs a FakeCloud built with clock=ManualClock()")
+        self.clock.advance(seconds)
+        self.tick()
+
+    # -- events -------------------------------------------------------------------------------
+
+    def _queue_event(self, kind: str, instance: Instance, details: dict[str, object]) -> None:
+        account, now = self._owner(instance), self.clock.now()
+        if kind == "state":
+            event = self.events.state_change(
+                account, instance.region, instance.instance_id, str(details["state"]), now
+            )
+        else:
+            changed = details["changed_keys"]
+            assert isinstance(changed, list)
+            event = self.events.tag_change(
+                account, instance.region, instance.instance_id, changed, instance.tags, now
+            )
+        self._pending.append(event)
+
+    def _owner(self, instance: Instance) -> str:
+        for account in self.accounts.values():
+            backend = account.ecs.get(instance.region)
+            if backend is not None and instance.instance_id in backend.instances:
+                return account.account_id
+        return next(
+            a.account_id for a in self.accounts.values() if instance.region in a.ecs
+        )  # a just-deleted instance
+
+    def flush_events(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        self.events.publish(pending)
+
+    # -- the request pipeline -----------------------------------------------------------------
+
+    def handle(self, request: ApiRequest) -> ApiResponse:
+        """Answer one RPC request as the real service would; may raise DropConnection."""
+        started = time.monotonic()
+        request_id = self.ids.request_id()
+        params = _parse_params(request)
+        call = _CallInfo(params)
+        try:
+            body = self._process(request, params, call, request_id)
+            response = ApiResponse(200, {"RequestId": request_id, **body})
+        except ApiError as error:
+            response = ApiResponse(
+                error.status, _error_body(error, request_id, request.host, call.product)
+            )
+        except DropConnection:
+            self._log(call, params, 0, "ConnectionDropped", request_id, started)
+            raise
+        self._log(call, params, response.status, response.body.get("Code", ""), request_id, started)
+        return response
+
+    def _process(
+        self, request: ApiRequest, params: dict[str, str], call: _CallInfo, request_id: str
+    ) -> dict[str, Any]:
+        call.product, action = _route(params)
+        key = self.auth.authenticate(request.method, params)
+        call.key = key
+        plan = self.faults.before(action)
+        _pause(plan.delay_before)
+        if plan.drop_before:
+            raise DropConnection
+        with self._lock:
+            self._tick_locked()
+            body = self._execute(call.product, action, key, Params(params))
+            if action in _WRITE_ACTIONS:
+                facts = self._facts(request, params, call, key, request_id, body)
+                self._pending.append(self.events.api_call(facts))
+        self.flush_events()
+        _pause(plan.delay_after)
+        if plan.drop_after:
+            raise DropConnection
+        return body
+
+    def _tick_locked(self) -> None:
+        for account in self.accounts.values():
+            for backend in account.ecs.values():
+                backend.tick()
+
+    def _execute(self, product: str, action: str, key: KeyPair, params: Params) -> dict[str, Any]:
+        account_id = key.account_id
+        if product == "ram":
+            self._require(
+                key,
+                f"ram:{action}",
+                role_resource(account_id, params.get("RoleName") or "*"),
+                "NoPermission",
+            )
+            return ram_api.ACTIONS[action](ram_api.RamCall(self.ram(account_id), params))
+        region = params.require("RegionId")
+        backend = self.ecs(region, account_id)
+        if not self._allowed(key, action, region, params):
+            if action == "DescribeInstances":  # documented: an empty list, not an error
+                return {
+                    "TotalCount": 0,
+                    "PageNumber": 1,
+                    "PageSize": 10,
+                    "Instances": {"Instance": []},
+                }
+            raise ApiError(
+                "Forbidden.RAM",
+                "User not authorized to operate on the specified "
+                "resource, or this API doesn't support RAM.",
+                403,
+            )
+        call = ecs_api.EcsCall(
+            backend,
+            params,
+            can_pass_role=lambda role: key.permissions.allows(
+                "ram:PassRole", role_resource(account_id, role)
+            ),
+            failing_items=lambda ids: self.faults.failing_items(action, ids),
+        )
+        return ecs_api.ACTIONS[action](call)
+
+    @staticmethod
+    def _allowed(key: KeyPair, action: str, region: str, params: Params) -> bool:
+        ids = _scoped_ids(params) or ["*"]
+        return all(
+            key.permissions.allows(f"ecs:{action}", instance_resource(key.account_id, region, i))
+            for i in ids
+        )
+
+    @staticmethod
+    def _require(key: KeyPair, action: str, resource: str, code: str) -> None:
+        if not key.permissions.allows(action, resource):
+            raise ApiError(
+                code,
+                f"You are not authorized to do this action. Resource: {resource} Action: {action}",
+                403,
+            )
+
+    def _facts(
+        self,
+        request: ApiRequest,
+        params: dict[str, str],
+        call: _CallInfo,
+        key: KeyPair,
+        request_id: str,
+        body: dict[str, Any],
+    ) -> ApiCallFacts:
+        identity = {
+            "type": "assumed-role" if key.security_token else "ram-user",
+            "principalId": key.access_key_id,
+            "accountId": key.account_id,
+            "accessKeyId": key.access_key_id,
+            "userName": key.access_key_id,
+        }
+        return ApiCallFacts(
+            action=params["Action"],
+            product=call.product,
+            version=params["Version"],
+            region=params.get("RegionId", ""),
+            account=key.account_id,
+            host=request.host,
+            request_id=request_id,
+            user_agent=request.user_agent,
+            params=params,
+            response={"RequestId": request_id, **body},
+            identity=identity,
+            when=self.clock.now(),
+        )
+
+    def _log(
+        self,
+        call: _CallInfo,
+        params: dict[str, str],
+        status: int,
+        code: str,
+        request_id: str,
+        started: float,
+    ) -> None:
+        key = call.key
+        self.calls.record(
+            when=time.time(),
+            product=call.product,
+            action=params.get("Action", ""),
+            access_key_id=params.get("AccessKeyId", ""),
+            account_id=key.account_id if key else "",
+            region=params.get("RegionId", ""),
+            params=params,
+            status=status,
+            code=code,
+            request_id=request_id,
+            duration_ms=(time.monotonic() - started) * 1000,
+        )
+
+
+@dataclass
+class _CallInfo:
+    params: dict[str, str]
+    product: str = ""
+    key: KeyPair | None = None
+
+
+def _parse_params(request: ApiRequest) -> dict[str, str]:
+    params = dict(parse_qsl(request.query, keep_blank_values=True))
+    if request.body:
+        params.update(parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True))
+    return params
+
+
+def _route(params: Mapping[str, str]) -> tuple[str, str]:
+    version, action = params.get("Version", ""), params.get("Action", "")
+    for name, value in (("Action", action), ("Version", version)):
+        if not value:
+            raise ApiError(
+                "MissingParameter",
+                f'The input parameter "{name}" that is mandatory for processing this request '
+                "is not supplied.",
+            )
+    products = {ECS_VERSION: ("ecs", ecs_api.ACTIONS), RAM_VERSION: ("ram", ram_api.ACTIONS)}
+    product, actions = products.get(version, ("", {}))
+    if action not in actions:  # documented for both ECS and RAM
+        raise ApiError(
+            "InvalidParameter", 'The specified parameter "Action or Version" is not valid.'
+        )
+    return product, action
+
+
+def _scoped_ids(params: Params) -> list[str]:
+    ids: list[str] = []
+    for name in _INSTANCE_SCOPED:
+        raw = params.get(name)
+        if raw and raw.startswith("["):
+            with contextlib.suppress(ValueError):
+                ids.extend(i for i in json.loads(raw) if isinstance(i, str))
+        elif raw:
+            ids.append(raw)
+    return ids + params.flat_list("ResourceId")
+
+
+def _error_body(error: ApiError, request_id: str, host: str, product: str) -> dict[str, Any]:
+    return {
+        "RequestId": request_id,
+        "HostId": host,
+        "Code": error.code,
+        "Message": error.message,
+        "Recommend": "https://next.api.aliyun.com/troubleshoot"
+        f"?q={error.code}&product={product.capitalize() or 'Ecs'}",
+    }
+
+
+def _pause(seconds: float) -> None:
+    if seconds > 0:
+        time.sleep(seconds)
