@@ -39,3 +39,27 @@ UNSUPPORTED_API_CALL = "unsupported-api-call"
 NOT_AN_INSTANCE = "not-an-instance"
 # One element of a batch delivery could not be parsed (the rest were processed).
 MALFORMED_EVENT = "malformed-event"
+
+# Cloud error codes that say something specific about the instance or the role.
+_BY_ERROR_CODE = {
+    "InvalidRamRole.NotFound": ROLE_NOT_FOUND,
+    "EntityNotExist.Role": ROLE_NOT_FOUND,
+    "InvalidRamRole.NotEcsRole": ROLE_NOT_TRUSTED,
+    "InvalidUser.PassRoleForbidden": PERMISSION_DENIED,
+    "Forbidden.RAM": PERMISSION_DENIED,
+    "Forbidden.Unauthorized": PERMISSION_DENIED,
+    "NoPermission": PERMISSION_DENIED,
+    "InvalidInstanceId.NotFound": INSTANCE_NOT_FOUND,
+    "InvalidNetworkType.MismatchRamRole": CLASSIC_NETWORK,
+}
+# Errors that concern the role or the caller, so every instance of the call shares them.
+CALL_LEVEL_CODES = frozenset(
+    code
+    for code, reason in _BY_ERROR_CODE.items()
+    if reason in (ROLE_NOT_FOUND, ROLE_NOT_TRUSTED, PERMISSION_DENIED)
+)
+
+
+def for_error_code(code: str) -> str:
+    """The outcome reason for a cloud error code (`api-error` when nothing more specific fits)."""
+    return _BY_ERROR_CODE.get(code, API_ERROR)

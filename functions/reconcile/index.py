@@ -1,0 +1,18 @@
+"""Function Compute handler: the timer sweep that catches whatever events missed.
+
+Receives the FC timer payload and pages through every instance of ROLEBINDER_REGIONS (default:
+the function's region), applying the same engine as the event handlers, with memory flat as the
+fleet grows. The timer payload may narrow the regions: {"regions": ["cn-hangzhou"]}.
+
+Environment variables and errors: as functions/instance_events/index.py, plus ROLEBINDER_REGIONS.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.invocation import handle
+
+
+def handler(event: bytes, context: Any) -> dict[str, Any]:
+    return handle(event, context, function="reconcile")

@@ -1,0 +1,216 @@
+"""The apply step: turn decisions into batched Attach/Detach calls, and confirm what happened.
+
+- Detach (for detach and replace) is grouped by the current role and names it, so a role that
+  changed under us is not removed.
+- Attach is grouped by role, up to 100 instances a call.
+- Whatever the answer does not confirm (a per-instance failure, a lost answer, a 5xx) is settled
+  by reading the binding again: writes are never repeated blindly.
+- A replace whose attach fails puts the previous role back, so an instance is never left without
+  credentials because of us.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from shared import reasons
+from shared.decision import Action, Decision
+from shared.ecs import BIND_BATCH, BindResult, chunks
+from shared.errors import CloudError
+from shared.instance import Instance
+from shared.outcome import SKIPPED, Outcome, failed
+
+
+class BindPort(Protocol):
+    def describe_roles(self, instance_ids: Sequence[str]) -> dict[str, str | None]: ...
+    def attach_role(self, role: str, instance_ids: Sequence[str]) -> dict[str, BindResult]: ...
+    def detach_role(self, role: str, instance_ids: Sequence[str]) -> dict[str, BindResult]: ...
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One instance's decision and the outcome it has if the writes succeed."""
+
+    instance: Instance
+    decision: Decision
+    outcome: Outcome
+
+    @property
+    def instance_id(self) -> str:
+        return self.instance.instance_id
+
+
+@dataclass(frozen=True)
+class _Failure:
+    code: str
+    message: str
+    request_id: str | None
+    transient: bool
+
+    @classmethod
+    def of(cls, item: BindResult | None, error: CloudError | None) -> _Failure:
+        if item is not None and not item.ok:
+            return cls(item.code, item.message, item.request_id, item.transient)
+        if error is not None:
+            return cls(error.code, error.message, error.request_id, error.transient)
+        return cls("NoResult", "the answer did not mention this instance", None, True)
+
+
+class Binder:
+    """Applies plans through an ECS port; returns one outcome per plan, in order."""
+
+    def __init__(self, ecs: BindPort) -> None:
+        self.ecs = ecs
+
+    def apply(self, plans: Sequence[Plan]) -> list[Outcome]:
+        done: dict[str, Outcome] = {}
+        unbinding = [p for p in plans if p.decision.action in (Action.DETACH, Action.REPLACE)]
+        detached = self._detach(unbinding, done)
+        binding = [
+            p
+            for p in plans
+            if p.decision.action == Action.ATTACH
+            or (p.instance_id in detached and p.decision.action == Action.REPLACE)
+        ]
+        self._attach(binding, done)
+        return [done.get(p.instance_id, p.outcome) for p in plans]
+
+    # -- detach -------------------------------------------------------------------------------
+
+    def _detach(self, plans: list[Plan], done: dict[str, Outcome]) -> set[str]:
+        """Detach previous roles; returns the ids now without their previous role."""
+        detached: set[str] = set()
+        for role, group in _grouped(plans, lambda p: p.decision.previous_role or ""):
+            for batch in chunks([p.instance_id for p in group], BIND_BATCH):
+                answers, error = self._call(self.ecs.detach_role, role, batch)
+                detached |= self._settle(
+                    [p for p in group if p.instance_id in batch],
+                    answers,
+                    error,
+                    done,
+                    confirmed=lambda plan, current: current != plan.decision.previous_role,
+                )
+        return detached
+
+    # -- attach -------------------------------------------------------------------------------
+
+    def _attach(self, plans: list[Plan], done: dict[str, Outcome]) -> None:
+        rollback: list[Plan] = []
+        for role, group in _grouped(plans, lambda p: p.decision.role or ""):
+            for batch in chunks([p.instance_id for p in group], BIND_BATCH):
+                members = [p for p in group if p.instance_id in batch]
+                answers, error = self._call(self.ecs.attach_role, role, batch)
+                if error is not None and error.code in reasons.CALL_LEVEL_CODES:
+                    self._fail_all(members, error, done)
+                else:
+                    self._settle(
+                        members,
+                        answers,
+                        error,
+                        done,
+                        confirmed=lambda plan, current: current == plan.decision.role,
+                    )
+                rollback += [
+                    p
+                    for p in members
+                    if p.decision.action == Action.REPLACE
+                    and done[p.instance_id].outcome != p.outcome.outcome
+                ]
+        self._roll_back(rollback, done)
+
+    def _roll_back(self, plans: list[Plan], done: dict[str, Outcome]) -> None:
+        """Put the previous role back where a replace detached it but could not attach."""
+        for role, group in _grouped(plans, lambda p: p.decision.previous_role or ""):
+            ids = [p.instance_id for p in group]
+            answers, _ = self._call(self.ecs.attach_role, role, ids)
+            current = self._reread([i for i in ids if not _ok(answers.get(i))])[0]
+            for plan in group:
+                restored = _ok(answers.get(plan.instance_id)) or (
+                    current.get(plan.instance_id) == role
+                )
+                note = (
+                    f"previous role {role} restored"
+                    if restored
+                    else f"previous role {role} could not be restored; the next sweep retries"
+                )
+                outcome = done[plan.instance_id]
+                done[plan.instance_id] = replace(outcome, detail=f"{outcome.detail}; {note}")
+
+    # -- shared -------------------------------------------------------------------------------
+
+    def _settle(
+        self,
+        plans: list[Plan],
+        answers: dict[str, BindResult],
+        error: CloudError | None,
+        done: dict[str, Outcome],
+        confirmed: Callable[[Plan, str | None], bool],
+    ) -> set[str]:
+        """Record outcomes for one batch; returns the ids whose write is confirmed."""
+        ok = {p.instance_id for p in plans if _ok(answers.get(p.instance_id))}
+        unsure = [p for p in plans if p.instance_id not in ok]
+        current, reread_error = self._reread([p.instance_id for p in unsure])
+        for plan in unsure:
+            if plan.instance_id in current and confirmed(plan, current[plan.instance_id]):
+                ok.add(plan.instance_id)  # the answer was lost or late, but the write happened
+                continue
+            problem = _Failure.of(answers.get(plan.instance_id), error or reread_error)
+            vanished = plan.instance_id not in current and reread_error is None
+            done[plan.instance_id] = _failure(plan.outcome, problem, vanished)
+        for plan in plans:
+            if plan.instance_id in ok:
+                done[plan.instance_id] = plan.outcome
+        return ok
+
+    def _fail_all(self, plans: list[Plan], error: CloudError, done: dict[str, Outcome]) -> None:
+        problem = _Failure.of(None, error)
+        for plan in plans:
+            done[plan.instance_id] = _failure(plan.outcome, problem, vanished=False)
+
+    def _reread(self, ids: list[str]) -> tuple[dict[str, str | None], CloudError | None]:
+        if not ids:
+            return {}, None
+        try:
+            return self.ecs.describe_roles(ids), None
+        except CloudError as error:
+            return {}, error
+
+    @staticmethod
+    def _call(
+        write: Callable[[str, Sequence[str]], dict[str, BindResult]], role: str, ids: list[str]
+    ) -> tuple[dict[str, BindResult], CloudError | None]:
+        try:
+            return write(role, ids), None
+        except CloudError as error:
+            return {}, error
+
+
+def _ok(item: BindResult | None) -> bool:
+    return item is not None and item.ok
+
+
+def _failure(base: Outcome, problem: _Failure, vanished: bool) -> Outcome:
+    if vanished or problem.code == "InvalidInstanceId.NotFound":
+        return replace(
+            base,
+            outcome=SKIPPED,
+            reason=reasons.INSTANCE_NOT_FOUND,
+            detail="the instance no longer exists",
+        )
+    return failed(
+        base,
+        reasons.for_error_code(problem.code),
+        error_code=problem.code,
+        request_id=problem.request_id,
+        detail=problem.message,
+        retryable=problem.transient,
+    )
+
+
+def _grouped(plans: Iterable[Plan], key: Callable[[Plan], str]) -> list[tuple[str, list[Plan]]]:
+    groups: dict[str, list[Plan]] = {}
+    for plan in plans:
+        groups.setdefault(key(plan), []).append(plan)
+    return list(groups.items())

@@ -1,0 +1,170 @@
+"""One Function Compute invocation: parse the event, run the engine, journal, return or raise.
+
+Error policy (what Function Compute should do next):
+- a malformed event or an ignored one: journal it and return normally (a retry cannot help);
+- an invalid mapping or missing configuration: raise (loud, every invocation, until fixed);
+- permanent failures for some instances: journal them and return normally;
+- transient failures left when the time budget ran out: raise `RetryLaterError`, so FC's async
+  retry delivers the event again (the engine converges, so a redelivery repeats no write).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from shared import config, reasons
+from shared.clients import ClientPool, Gateways, credentials_from
+from shared.engine import Engine, EngineOptions
+from shared.errors import EventError, InputError, RolebinderError
+from shared.events import (
+    IgnoredEvent,
+    InstanceCheck,
+    SweepRequest,
+    Trigger,
+    exclude_foreign,
+    parse_delivery,
+)
+from shared.gateway import CallLimits
+from shared.journal import Journal
+from shared.mapping import RoleMapping, load_mapping
+from shared.outcome import IGNORED, Outcome
+from shared.retry import Deadline
+from shared.roles import RoleCache
+
+
+class RetryLaterError(RolebinderError):
+    """Transient failures remain; raised so Function Compute delivers the event again."""
+
+
+@dataclass
+class Runtime:
+    """What a warm container keeps between invocations."""
+
+    settings: config.Settings
+    mapping: RoleMapping
+    roles: RoleCache
+    pool: ClientPool
+
+
+def runtime_from(env: Mapping[str, str]) -> Runtime:
+    """Settings and the validated mapping; raises InputError (MappingError) when unusable."""
+    settings = config.Settings.from_env(env)
+    if not settings.mapping_path:
+        raise InputError(f"{config.MAPPING} is not set: point it at the tag-to-role mapping file")
+    mapping = load_mapping(settings.mapping_path)
+    return Runtime(settings, mapping, RoleCache(settings.role_cache_seconds), ClientPool(settings))
+
+
+@functools.lru_cache(maxsize=1)
+def container_runtime() -> Runtime:
+    """Loaded once per container. A failure is not cached: every invocation fails loudly."""
+    return runtime_from(os.environ)
+
+
+def handle(event: Any, context: Any, function: str) -> dict[str, Any]:
+    """The whole handler path; `function` names the handler in the journal."""
+    return Invocation(container_runtime(), context, function, os.environ).run(event)
+
+
+class Invocation:
+    """Runs one event delivery to completion."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        context: Any,
+        function: str,
+        env: Mapping[str, str],
+        journal: Journal | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
+        self.context = context
+        self.function = function
+        self.env = env
+        request_id = getattr(context, "request_id", None) or str(uuid.uuid4())
+        self.journal = journal or Journal(function=function, invocation_id=request_id)
+
+    def run(self, event: Any) -> dict[str, Any]:
+        try:
+            triggers = parse_delivery(event)
+        except EventError as error:
+            self.journal.error(reasons.MALFORMED_EVENT, str(error))
+            return self.journal.summary(events=0)
+        triggers = exclude_foreign(triggers, self.account_id)
+        engine = self._engine()
+        for outcome in self._outcomes(engine, triggers):
+            self.journal.write(outcome)
+        summary = self.journal.summary(events=len(triggers), dry_run=self.settings.dry_run)
+        if self.journal.retryable:
+            raise RetryLaterError(
+                f"{self.journal.retryable} instance(s) hit transient errors; "
+                "Function Compute will deliver the event again"
+            )
+        return summary
+
+    @property
+    def account_id(self) -> str | None:
+        return self.settings.account_id or getattr(self.context, "account_id", None) or None
+
+    @property
+    def home_region(self) -> str:
+        region = getattr(self.context, "region", None) or self.settings.default_region
+        if not region:
+            raise InputError(f"no region: set {config.FC_REGION} or run inside Function Compute")
+        return str(region)
+
+    def _engine(self) -> Engine:
+        deadline = Deadline(self._budget())
+        limits = CallLimits(api_timeout=self.settings.api_timeout)
+        gateways = Gateways(
+            self.runtime.pool,
+            credentials_from(self.env, self.context),
+            deadline,
+            limits,
+            self.home_region,
+        )
+        options = EngineOptions(
+            dry_run=self.settings.dry_run, visibility_wait=self.settings.visibility_wait
+        )
+        return Engine(
+            self.runtime.mapping,
+            gateways.ecs,
+            gateways.ram(),
+            self.runtime.roles,
+            deadline,
+            options,
+        )
+
+    def _budget(self) -> float:
+        timeout = getattr(getattr(self.context, "function", None), "timeout", None)
+        seconds = float(timeout) if timeout else config.DEFAULT_BUDGET_SECONDS
+        return max(1.0, seconds - self.settings.deadline_margin)
+
+    def _outcomes(self, engine: Engine, triggers: Iterable[Trigger]) -> Iterator[Outcome]:
+        for trigger in triggers:
+            if isinstance(trigger, IgnoredEvent):
+                yield _ignored(trigger, self.settings.dry_run)
+            elif isinstance(trigger, InstanceCheck):
+                yield from engine.check(trigger, trigger.region or self.home_region)
+            elif isinstance(trigger, SweepRequest):
+                for region in trigger.regions or self.settings.regions or (self.home_region,):
+                    yield from engine.sweep(region, trigger.event_id)
+
+
+def _ignored(event: IgnoredEvent, dry_run: bool) -> Outcome:
+    instance_id = event.instance_ids[0] if len(event.instance_ids) == 1 else None
+    return Outcome(
+        IGNORED,
+        event.reason,
+        instance_id=instance_id,
+        region=event.region,
+        event_id=event.event_id,
+        dry_run=dry_run,
+        detail=event.detail,
+    )

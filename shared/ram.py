@@ -1,0 +1,70 @@
+"""RAM gateway: does a role exist, and does its trust policy let ECS assume it?"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from aliyunsdkram.request.v20150501.GetRoleRequest import GetRoleRequest
+
+from shared.errors import CloudError
+from shared.gateway import Answer, Transport
+
+ECS_SERVICE = "ecs.aliyuncs.com"
+
+
+@dataclass(frozen=True)
+class RoleInfo:
+    name: str
+    trusts_ecs: bool
+
+
+class RamGateway:
+    """Reads roles through one SDK transport."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+
+    def get_role(self, name: str) -> RoleInfo | None:
+        """The role, or None when RAM says it does not exist."""
+        request = GetRoleRequest()
+        request.set_RoleName(name)
+        try:
+            answer = Answer("GetRole", self.transport.read(request))
+        except CloudError as error:
+            if error.code == "EntityNotExist.Role":
+                return None
+            raise
+        role_name = answer.get("Role.RoleName", str)
+        document = answer.get("Role.AssumeRolePolicyDocument", str, "")
+        return RoleInfo(role_name, trusts_service(document, ECS_SERVICE))
+
+
+def trusts_service(document_text: str, service: str) -> bool:
+    """True when an Allow statement for sts:AssumeRole names `service` as a principal."""
+    try:
+        document = json.loads(document_text)
+    except ValueError:
+        return False
+    statements = document.get("Statement") if isinstance(document, dict) else None
+    if not isinstance(statements, list):
+        return False
+    return any(_statement_trusts(s, service) for s in statements if isinstance(s, dict))
+
+
+def _statement_trusts(statement: dict[str, Any], service: str) -> bool:
+    principal = statement.get("Principal")
+    services = principal.get("Service") if isinstance(principal, dict) else None
+    actions = statement.get("Action", "sts:AssumeRole")
+    return (
+        statement.get("Effect") == "Allow"
+        and "sts:AssumeRole" in _as_list(actions)
+        and service in [s.strip() for s in _as_list(services)]
+    )
+
+
+def _as_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
