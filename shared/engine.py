@@ -149,7 +149,7 @@ class Engine:
             else:
                 plans.append(plan)
         writes = [p for p in plans if p.decision.action in _WRITES]
-        applied = writes if dry_run else Binder(ecs).apply(writes)
+        applied = [p.outcome for p in writes] if dry_run else Binder(ecs).apply(writes)
         outcomes.update((o.instance_id or "", o) for o in applied)
         outcomes.update(
             (p.instance_id, p.outcome) for p in plans if p.decision.action not in _WRITES

@@ -32,7 +32,7 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path or '<root>'}: {self.message}"
+        return f"{self.path}: {self.message}" if self.path else self.message
 
 
 class MappingError(InputError):

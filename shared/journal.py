@@ -21,8 +21,13 @@ from shared.outcome import FAILED, Outcome
 class Journal:
     """Writes records as JSON lines and counts outcomes."""
 
-    def __init__(self, stream: TextIO | None = None, **context: Any) -> None:
+    def __init__(
+        self, stream: TextIO | None = None, side_stream: TextIO | None = None, **context: Any
+    ) -> None:
+        # Outcome lines go to `stream`; error and summary lines to `side_stream` (default: the
+        # same), so `rolebinder replay` can print only outcomes on stdout.
         self.stream = stream if stream is not None else sys.stdout
+        self.side_stream = side_stream if side_stream is not None else self.stream
         self.context = {k: v for k, v in context.items() if v is not None}
         self.outcomes: Counter[str] = Counter()
         self.reasons: Counter[str] = Counter()
@@ -36,13 +41,14 @@ class Journal:
             self.outcomes[outcome.outcome] += 1
             self.reasons[outcome.reason] += 1
             self.retryable += outcome.retryable
-        self._emit({**outcome.record(), **self.context})
+        self._emit({**outcome.record(), **self.context}, self.stream)
 
     def error(self, error: str, message: str, **fields: Any) -> None:
         """A line for something that is not about one instance (bad event, bad configuration)."""
         with self._lock:
             self.errors += 1
-        self._emit({"kind": "error", "error": error, "message": message, **fields, **self.context})
+        record = {"kind": "error", "error": error, "message": message, **fields, **self.context}
+        self._emit(record, self.side_stream)
 
     @property
     def failed(self) -> int:
@@ -60,11 +66,11 @@ class Journal:
             **fields,
             **self.context,
         }
-        self._emit(record)
+        self._emit(record, self.side_stream)
         return record
 
-    def _emit(self, record: dict[str, Any]) -> None:
+    def _emit(self, record: dict[str, Any], stream: TextIO) -> None:
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)
         with self._lock:
-            self.stream.write(line + "\n")
-            self.stream.flush()
+            stream.write(line + "\n")
+            stream.flush()
