@@ -1,0 +1,212 @@
+"""The pure decision: which instance RAM role an instance should have, and what to do about it.
+
+Plain values in (an `Instance` read from the API and a validated `RoleMapping`), a `Decision`
+out: no I/O, no logging, no clock, and it never raises. `evaluate` also says why each rule did or
+did not match, for `rolebinder explain`. The decision table is documented in docs/MAPPING.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from shared import reasons
+from shared.instance import Instance
+from shared.mapping import DETACH, REPLACE, RoleMapping, Rule, TagCondition
+
+
+class Action(str, Enum):
+    """What the engine does for one instance."""
+
+    ATTACH = "attach"
+    REPLACE = "replace"  # detach the current role, then attach the desired one
+    DETACH = "detach"
+    UNCHANGED = "unchanged"  # already has the desired role: no API write
+    SKIP = "skip"  # nothing is written; `reason` says why
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of `decide`: the action, the roles involved, why, and which rule won."""
+
+    action: Action
+    role: str | None  # the desired role, also when skipped, if one was resolved
+    previous_role: str | None  # the instance's current role
+    reason: str  # one of shared.reasons
+    rule: str | None  # the winning rule's name
+    detail: str  # one human sentence for the outcome line
+
+
+@dataclass(frozen=True)
+class RuleVerdict:
+    """One rule judged against one instance: matched or not, why, and the role it resolves to."""
+
+    rule: Rule
+    matched: bool
+    why: str  # "matched", or the first condition that failed
+    role: str | None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Every rule's verdict, in mapping order, and the matched rules with the highest priority."""
+
+    verdicts: tuple[RuleVerdict, ...]
+    winners: tuple[RuleVerdict, ...]
+
+
+def evaluate(instance: Instance, mapping: RoleMapping) -> Evaluation:
+    """Judge every rule against the instance and pick the winners (top priority, ties all win)."""
+    verdicts = tuple(_judge(rule, instance) for rule in mapping.rules)
+    matched = [verdict for verdict in verdicts if verdict.matched]
+    if not matched:
+        return Evaluation(verdicts, ())
+    top = max(verdict.rule.priority for verdict in matched)
+    return Evaluation(verdicts, tuple(v for v in matched if v.rule.priority == top))
+
+
+def decide(instance: Instance, mapping: RoleMapping) -> Decision:
+    """Decide what to do with the instance's RAM role under the mapping; never raises."""
+    winners = evaluate(instance, mapping).winners
+    if not instance.is_vpc:
+        return _classic(instance, mapping, winners)
+    if not winners:
+        return _no_match(instance, mapping)
+    refused = [winner for winner in winners if not _allowed(mapping, winner.role)]
+    if refused:
+        return _not_allowed(instance, refused[0])
+    roles = _distinct_roles(winners)
+    if len(roles) > 1:
+        return _conflict(instance, winners)
+    return _bind(instance, mapping, winners)
+
+
+# --- matching ------------------------------------------------------------------------------------
+
+
+def _judge(rule: Rule, instance: Instance) -> RuleVerdict:
+    miss = _first_miss(rule, instance)
+    if miss is not None:
+        return RuleVerdict(rule, False, miss, None)
+    role = rule.role if rule.role_from_tag is None else instance.tags.get(rule.role_from_tag)
+    return RuleVerdict(rule, True, "matched", role)
+
+
+def _first_miss(rule: Rule, instance: Instance) -> str | None:
+    """The first condition the instance fails, as a sentence; None when the rule matches."""
+    for condition in rule.tags:
+        miss = _tag_miss(condition, instance)
+        if miss is not None:
+            return miss
+    if rule.role_from_tag is not None and rule.role_from_tag not in instance.tags:
+        return f"tag {rule.role_from_tag} (role_from_tag) is missing"
+    return (
+        _scope_miss("region", instance.region, rule.regions)
+        or _scope_miss("VPC", instance.vpc_id, rule.vpc_ids)
+        or _scope_miss("resource group", instance.resource_group_id, rule.resource_group_ids)
+    )
+
+
+def _tag_miss(condition: TagCondition, instance: Instance) -> str | None:
+    # Keys and values are case-sensitive, as ECS tags are.
+    if condition.key not in instance.tags:
+        return f"tag {condition.key} is missing"
+    value = instance.tags[condition.key]
+    if condition.values is None or value in condition.values:
+        return None
+    if len(condition.values) == 1:
+        return f"tag {condition.key}: {value!r} is not {condition.values[0]!r}"
+    return f"tag {condition.key}: {value!r} is not one of {', '.join(map(str, condition.values))}"
+
+
+def _scope_miss(label: str, value: object, scope: frozenset[str] | None) -> str | None:
+    if scope is None:
+        return None
+    if not isinstance(value, str) or not value:  # an unknown value never matches a scope
+        return f"{label} unknown, so not in scope"
+    if value in scope:
+        return None
+    return f"{label} {value} not in scope ({', '.join(sorted(map(str, scope)))})"
+
+
+# --- deciding ------------------------------------------------------------------------------------
+
+
+def _allowed(mapping: RoleMapping, role: object) -> bool:
+    # Checked for fixed roles too: a RoleMapping built by hand skips the loader's checks.
+    return isinstance(role, str) and mapping.allows(role)
+
+
+def _distinct_roles(winners: tuple[RuleVerdict, ...]) -> list[str | None]:
+    return list(dict.fromkeys(winner.role for winner in winners))
+
+
+def _names(winners: tuple[RuleVerdict, ...]) -> str:
+    return ", ".join(winner.rule.name for winner in winners)
+
+
+def _classic(
+    instance: Instance, mapping: RoleMapping, winners: tuple[RuleVerdict, ...]
+) -> Decision:
+    roles = _distinct_roles(winners)
+    # Report the role rolebinder would have attached, so the outcome line still shows intent.
+    role = roles[0] if len(roles) == 1 and _allowed(mapping, roles[0]) else None
+    rule = winners[0].rule.name if role is not None else None
+    detail = "classic-network instances cannot have an instance RAM role"
+    return Decision(Action.SKIP, role, instance.role, reasons.CLASSIC_NETWORK, rule, detail)
+
+
+def _no_match(instance: Instance, mapping: RoleMapping) -> Decision:
+    current = instance.role
+
+    def skip(reason: str, detail: str) -> Decision:
+        return Decision(Action.SKIP, None, current, reason, None, detail)
+
+    if current is None:
+        return skip(reasons.NO_MATCHING_RULE, "no rule matched and the instance has no role")
+    if mapping.on_no_match != DETACH:  # anything but "detach" keeps: the safe default
+        return skip(reasons.NO_MATCHING_RULE, f"no rule matched; role {current} kept")
+    if not _allowed(mapping, current):
+        detail = f"no rule matched; role {current} is not in the allow-list, so never touched"
+        return skip(reasons.EXISTING_ROLE_KEPT, detail)
+    detail = f"no rule matched and on_no_match is detach: detach {current}"
+    return Decision(Action.DETACH, None, current, reasons.NO_MATCHING_RULE, None, detail)
+
+
+def _not_allowed(instance: Instance, refused: RuleVerdict) -> Decision:
+    # Security: a tag must not be able to name an arbitrary role (e.g. an admin role).
+    rule = refused.rule
+    if rule.role_from_tag is not None:
+        detail = f"tag {rule.role_from_tag}={refused.role!r} (rule {rule.name}) names a role"
+    else:
+        detail = f"rule {rule.name} names role {refused.role!r}"
+    detail += " that is not in the allow-list; nothing is attached"
+    role = refused.role if isinstance(refused.role, str) else None
+    return Decision(Action.SKIP, role, instance.role, reasons.ROLE_NOT_ALLOWED, rule.name, detail)
+
+
+def _conflict(instance: Instance, winners: tuple[RuleVerdict, ...]) -> Decision:
+    named = ", ".join(f"{winner.rule.name} -> {winner.role}" for winner in winners)
+    priority = winners[0].rule.priority
+    detail = f"rules tied at priority {priority} name different roles: {named}"
+    return Decision(Action.SKIP, None, instance.role, reasons.CONFLICTING_RULES, None, detail)
+
+
+def _bind(instance: Instance, mapping: RoleMapping, winners: tuple[RuleVerdict, ...]) -> Decision:
+    role, current, rule = winners[0].role, instance.role, winners[0].rule.name
+    matched = f"rule {rule} matched" if len(winners) == 1 else f"rules {_names(winners)} matched"
+
+    def decision(action: Action, reason: str, detail: str) -> Decision:
+        return Decision(action, role, current, reason, rule, f"{matched}; {detail}")
+
+    if current is None:
+        return decision(Action.ATTACH, reasons.RULE_MATCHED, f"attach {role}")
+    if current == role:
+        return decision(Action.UNCHANGED, reasons.ALREADY_BOUND, f"{role} is already attached")
+    if mapping.on_existing_role != REPLACE:  # anything but "replace" keeps: the safe default
+        detail = f"instance has role {current} and on_existing_role is keep"
+        return decision(Action.SKIP, reasons.EXISTING_ROLE_KEPT, detail)
+    if not _allowed(mapping, current):
+        detail = f"instance has role {current}, which is not in the allow-list, so never replaced"
+        return decision(Action.SKIP, reasons.EXISTING_ROLE_KEPT, detail)
+    return decision(Action.REPLACE, reasons.RULE_MATCHED, f"replace {current} with {role}")
