@@ -18,10 +18,13 @@ from aliyunsdkcore.client import AcsClient
 
 from shared import config
 from shared.ecs import EcsGateway
+from shared.engine import Engine, EngineOptions
 from shared.errors import InputError
 from shared.gateway import CallLimits, Transport
+from shared.mapping import RoleMapping
 from shared.ram import RamGateway
 from shared.retry import Deadline
+from shared.roles import RoleCache
 
 # The SDK logs every error answer, message included; the SignatureDoesNotMatch message echoes
 # the string to sign, which holds the security token. We log errors ourselves, redacted.
@@ -112,3 +115,20 @@ class Gateways:
         # RAM is global; any region's client reaches it.
         client = self.pool.client(self.home_region, self.credentials)
         return RamGateway(Transport(client, self.deadline, self.limits))
+
+
+def build_engine(
+    mapping: RoleMapping,
+    roles: RoleCache,
+    pool: ClientPool,
+    credentials: Credentials,
+    home_region: str,
+    deadline: Deadline,
+    settings: config.Settings,
+) -> Engine:
+    """An engine over real gateways that share one deadline (handlers and the CLI alike)."""
+    gateways = Gateways(
+        pool, credentials, deadline, CallLimits(api_timeout=settings.api_timeout), home_region
+    )
+    options = EngineOptions(dry_run=settings.dry_run, visibility_wait=settings.visibility_wait)
+    return Engine(mapping, gateways.ecs, gateways.ram(), roles, deadline, options)

@@ -32,9 +32,16 @@ def build_parser() -> Parser:
 
 
 def _command_modules() -> list[Any]:
-    from shared.cli import fake_cloud, replay, validate  # noqa: PLC0415 - keep --help fast
+    from shared.cli import (  # noqa: PLC0415 - keep --help fast
+        explain,
+        fake_cloud,
+        fleet,
+        policy,
+        replay,
+        validate,
+    )
 
-    return [fake_cloud, validate, replay]
+    return [fake_cloud, validate, replay, fleet, explain, policy]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,72 @@
+"""What the operator commands share: options, settings from the environment, gateways, engine."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from typing import Any
+
+from shared import config
+from shared.clients import Gateways, build_engine, credentials_from
+from shared.engine import Engine
+from shared.gateway import CallLimits
+from shared.invocation import Runtime, runtime_from
+from shared.retry import Deadline
+
+# Operator commands may run long (a sweep of a large fleet); handlers get FC's timeout instead.
+CLI_BUDGET_SECONDS = 6 * 3600.0
+
+
+def add_mapping_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mapping", help=f"mapping file (default: ${config.MAPPING})")
+
+
+def add_fleet_options(parser: argparse.ArgumentParser) -> None:
+    add_mapping_option(parser)
+    parser.add_argument("--region", required=True, help="region id, e.g. cn-hangzhou")
+    parser.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+
+
+def environment(args: argparse.Namespace) -> dict[str, str]:
+    env = dict(os.environ)
+    if getattr(args, "mapping", None):
+        env[config.MAPPING] = args.mapping
+    return env
+
+
+def open_runtime(args: argparse.Namespace) -> Runtime:
+    """Settings and the validated mapping; InputError (exit 2) before any API call."""
+    return runtime_from(environment(args))
+
+
+def engine(args: argparse.Namespace, runtime: Runtime, dry_run: bool) -> Engine:
+    settings = dataclasses.replace(runtime.settings, dry_run=dry_run)
+    credentials = credentials_from(environment(args))
+    return build_engine(
+        runtime.mapping,
+        runtime.roles,
+        runtime.pool,
+        credentials,
+        args.region,
+        Deadline(CLI_BUDGET_SECONDS),
+        settings,
+    )
+
+
+def gateways(args: argparse.Namespace, runtime: Runtime) -> Gateways:
+    credentials = credentials_from(environment(args))
+    limits = CallLimits(api_timeout=runtime.settings.api_timeout)
+    return Gateways(runtime.pool, credentials, Deadline(CLI_BUDGET_SECONDS), limits, args.region)
+
+
+def as_json(value: Any) -> Any:
+    """JSON-friendly copy of dataclasses, sets and tuples."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: as_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value) if isinstance(value, (set, frozenset)) else value
+        return [as_json(v) for v in items]
+    if isinstance(value, dict) or hasattr(value, "items"):
+        return {k: as_json(v) for k, v in value.items()}
+    return value
