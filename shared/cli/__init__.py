@@ -36,12 +36,13 @@ def _command_modules() -> list[Any]:
         explain,
         fake_cloud,
         fleet,
+        local,
         policy,
         replay,
         validate,
     )
 
-    return [fake_cloud, validate, replay, fleet, explain, policy]
+    return [local, fake_cloud, validate, replay, fleet, explain, policy]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

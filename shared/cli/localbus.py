@@ -1,0 +1,191 @@
+"""The local event bus: the fake cloud's events to the handlers in functions/, as EventBridge and
+Function Compute would deliver them.
+
+Routing uses the EventBridge rules of template.yml itself, so local mode exercises the deployed
+patterns. Delivery is asynchronous, like FC's async invocation: a pool of workers calls each
+handler with the event as bytes; a handler that raises is retried (3 times, backing off, as FC's
+default async retry), then the event goes to the dead-letter list. A timer invokes the
+reconcile handler every `sweep_interval` seconds.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import queue
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fakecloud.eventbridge import Bus, Rule
+from shared.cli.context import FunctionMeta, LocalContext
+from shared.errors import InputError
+
+Handler = Callable[[bytes, Any], Any]
+_GENERATED_ID = re.compile(r"\$\{Rolebinder(\w+)\.FunctionName\}")
+RETRY_DELAYS = (1.0, 2.0, 4.0)  # FC retries a failed async invocation 3 times by default
+
+
+def snake_case(logical_id: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", logical_id).lower()
+
+
+def rules_from_template(path: Path) -> list[Rule]:
+    """The EventBridge rules of template.yml, each targeting a handler directory name."""
+    try:
+        template = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise InputError(f"cannot read {path}: {error}") from None
+    rules = []
+    for name, resource in (template.get("Resources") or {}).items():
+        if resource.get("Type") != "ALIYUN::EventBridge::Rule":
+            continue
+        properties = resource["Properties"]
+        for target in properties["Targets"]:
+            found = _GENERATED_ID.search(json.dumps(target["Endpoint"]))
+            if found is None:
+                raise InputError(f"{path}: rule {name}: cannot tell which function it targets")
+            rules.append(Rule(name, properties["FilterPattern"], snake_case(found.group(1))))
+    if not rules:
+        raise InputError(f"{path}: no ALIYUN::EventBridge::Rule resources")
+    return rules
+
+
+def load_handler(function: str) -> Handler:
+    """functions/<function>/index.py's handler, imported as FC would run it."""
+    module = importlib.import_module(f"functions.{function}.index")
+    return module.handler
+
+
+@dataclass
+class Delivery:
+    function: str
+    event: dict[str, Any]
+    attempt: int = 0
+
+
+@dataclass
+class BusStats:
+    delivered: int = 0
+    retried: int = 0
+    dead_letters: list[Delivery] = field(default_factory=list)
+
+
+class LocalBus:
+    """Delivers events to handlers with FC-like async semantics, until stopped."""
+
+    def __init__(
+        self, rules: list[Rule], region: str, account_id: str, workers: int = 8, timeout: int = 60
+    ) -> None:
+        self.bus = Bus(rules)
+        self.region, self.account_id, self.timeout = region, account_id, timeout
+        self.stats = BusStats()
+        self._queue: queue.Queue[Delivery | None] = queue.Queue()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fc")
+        self._handlers: dict[str, Handler] = {}
+        self._busy = 0
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._dispatcher = threading.Thread(target=self._dispatch, name="bus", daemon=True)
+
+    def start(self) -> LocalBus:
+        self._dispatcher.start()
+        return self
+
+    def publish(self, event: dict[str, Any]) -> None:
+        """Subscriber for the fake cloud: route the event to every matching function."""
+        for function in self.bus.targets(event):
+            self._enqueue(Delivery(function, event))
+
+    def invoke_timer(self, function: str = "reconcile", payload: str = "{}") -> None:
+        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event = {"triggerTime": now, "triggerName": "local-sweep", "payload": payload}
+        self._enqueue(Delivery(function, event))
+
+    def idle(self) -> bool:
+        with self._lock:
+            return self._busy == 0 and self._queue.empty()
+
+    def wait_idle(self, settle: float = 0.5, timeout: float = 60.0) -> bool:
+        """True once nothing has been queued or running for `settle` seconds."""
+        deadline, quiet_since = time.monotonic() + timeout, None
+        while time.monotonic() < deadline:
+            if not self.idle():
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= settle:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._queue.put(None)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _enqueue(self, delivery: Delivery) -> None:
+        with self._lock:
+            self._busy += 1
+        self._queue.put(delivery)
+
+    def _dispatch(self) -> None:
+        while not self._stopping.is_set():
+            delivery = self._queue.get()
+            if delivery is None:
+                return
+            self._pool.submit(self._run, delivery)
+
+    def _run(self, delivery: Delivery) -> None:
+        try:
+            handler = self._handler(delivery.function)
+            context = LocalContext(
+                self.region, self.account_id, FunctionMeta(delivery.function, timeout=self.timeout)
+            )
+            handler(json.dumps(delivery.event).encode(), context)
+            with self._lock:
+                self.stats.delivered += 1
+        except Exception as error:  # FC catches everything a handler raises
+            self._retry(delivery, error)
+        finally:
+            with self._lock:
+                self._busy -= 1
+
+    def _retry(self, delivery: Delivery, error: Exception) -> None:
+        if delivery.attempt >= len(RETRY_DELAYS) or self._stopping.is_set():
+            with self._lock:
+                self.stats.dead_letters.append(delivery)
+            print(
+                json.dumps(
+                    {
+                        "kind": "dead-letter",
+                        "function": delivery.function,
+                        "error": f"{type(error).__name__}: {error}",
+                    }
+                ),
+                file=sys.stderr,
+            )
+            return
+        with self._lock:
+            self.stats.retried += 1
+            self._busy += 1  # a retry waiting for its delay still counts as work in flight
+        delay = RETRY_DELAYS[delivery.attempt]
+        retry = Delivery(delivery.function, delivery.event, delivery.attempt + 1)
+        timer = threading.Timer(delay, self._queue.put, args=(retry,))
+        timer.daemon = True
+        timer.start()
+
+    def _handler(self, function: str) -> Handler:
+        with self._lock:
+            if function not in self._handlers:
+                self._handlers[function] = load_handler(function)
+            return self._handlers[function]
