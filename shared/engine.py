@@ -85,8 +85,14 @@ class Engine:
     def sweep(self, region: str, event_id: str | None) -> Iterator[Outcome]:
         """Every instance of the region, a page at a time (memory stays flat as fleets grow)."""
         ecs = self.ecs_for(region)
-        for page in ecs.list_instances():
-            yield from self.settle(ecs, page, event_id)
+        try:
+            for page in ecs.list_instances():
+                yield from self.settle(ecs, page, event_id)
+        except CloudError as error:
+            # A page that cannot be read ends this region's sweep (other regions go on). It is
+            # reported as a failure like any other, so a transient one makes the handler raise
+            # RetryLaterError instead of escaping as a raw CloudError with no summary.
+            yield _api_failure(None, region, event_id, self.options.dry_run, error)
 
     # -- gather ---------------------------------------------------------------------------------
 
@@ -200,7 +206,11 @@ def _not_found(instance_id: str, region: str, event_id: str | None, dry_run: boo
 
 
 def _api_failure(
-    instance_id: str, region: str | None, event_id: str | None, dry_run: bool, error: CloudError
+    instance_id: str | None,
+    region: str | None,
+    event_id: str | None,
+    dry_run: bool,
+    error: CloudError,
 ) -> Outcome:
     base = Outcome(
         "", "", instance_id=instance_id, region=region, event_id=event_id, dry_run=dry_run
