@@ -123,20 +123,24 @@ class Binder:
     def _roll_back(self, plans: list[Plan], done: dict[str, Outcome]) -> None:
         """Put the previous role back where a replace detached it but could not attach."""
         for role, group in _grouped(plans, lambda p: p.decision.previous_role or ""):
-            ids = [p.instance_id for p in group]
-            answers, _ = self._call(self.ecs.attach_role, role, ids)
-            current = self._reread([i for i in ids if not _ok(answers.get(i))])[0]
-            for plan in group:
-                restored = _ok(answers.get(plan.instance_id)) or (
-                    current.get(plan.instance_id) == role
-                )
-                note = (
-                    f"previous role {role} restored"
-                    if restored
-                    else f"previous role {role} could not be restored; the next sweep retries"
-                )
-                outcome = done[plan.instance_id]
-                done[plan.instance_id] = replace(outcome, detail=f"{outcome.detail}; {note}")
+            # Batched like any Attach: a group gathers every failed batch of the attach step.
+            for batch in chunks([p.instance_id for p in group], BIND_BATCH):
+                self._restore(role, [p for p in group if p.instance_id in batch], done)
+
+    def _restore(self, role: str, plans: list[Plan], done: dict[str, Outcome]) -> None:
+        """Attach `role` again to up to 100 instances and say in each outcome if it worked."""
+        ids = [p.instance_id for p in plans]
+        answers, _ = self._call(self.ecs.attach_role, role, ids)
+        current = self._reread([i for i in ids if not _ok(answers.get(i))])[0]
+        for plan in plans:
+            restored = _ok(answers.get(plan.instance_id)) or (current.get(plan.instance_id) == role)
+            note = (
+                f"previous role {role} restored"
+                if restored
+                else f"previous role {role} could not be restored; the next sweep retries"
+            )
+            outcome = done[plan.instance_id]
+            done[plan.instance_id] = replace(outcome, detail=f"{outcome.detail}; {note}")
 
     # -- shared -------------------------------------------------------------------------------
 
