@@ -23,6 +23,9 @@ _MAX_BODY = 16 * 1024 * 1024
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle on, keep-alive calls wait ~40 ms for
+    # the client's delayed ACK between them.
+    disable_nagle_algorithm = True
     server: _Server
 
     def do_GET(self) -> None:
@@ -107,7 +110,13 @@ class FakeCloudServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> FakeCloudServer:
-        serve = threading.Thread(target=self._server.serve_forever, name="fake-cloud", daemon=True)
+        # A short poll interval: stop() waits for it, and tests start and stop a server each.
+        serve = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.01},
+            name="fake-cloud",
+            daemon=True,
+        )
         self._threads.append(serve)
         if isinstance(self.cloud.clock, RealClock):
             # With real time, state transitions must happen even when nobody calls the API.
