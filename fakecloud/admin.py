@@ -39,9 +39,11 @@ class AdminError(Exception):
 def handle_admin(cloud: FakeCloud, method: str, path: str, body: bytes) -> tuple[int, Any]:
     """(status, JSON-able body) for one admin request."""
     route, _, query = path[len(PREFIX) :].partition("?")
-    since = int(parse_qs(query).get("since", ["0"])[0] or 0)
     try:
+        since = int(parse_qs(query).get("since", ["0"])[0] or 0)
         payload = json.loads(body) if body else {}
+        if not isinstance(payload, dict):
+            raise AdminError(400, "the body must be a JSON object")
         return 200, _dispatch(cloud, method, route.strip("/"), since, payload)
     except AdminError as error:
         return error.status, {"error": str(error)}
@@ -74,6 +76,8 @@ def _done(_: object = None) -> dict[str, bool]:
 
 
 def _advance(cloud: FakeCloud, payload: dict[str, Any]) -> dict[str, float]:
+    if "advance" not in payload:
+        raise AdminError(400, 'expected {"advance": seconds}')
     try:
         cloud.advance(float(payload["advance"]))
     except TypeError as error:

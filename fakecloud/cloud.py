@@ -8,6 +8,7 @@ is released, so subscribers may call the API again.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import threading
 import time
@@ -158,8 +159,9 @@ class FakeCloud:
         account = self.account(account_id)
         with self._lock:
             if region not in account.ecs:
+                publish = functools.partial(self._queue_event, account_id)
                 backend = EcsBackend(
-                    account_id, region, account.ram, self.ids, self.clock.now, self._queue_event
+                    account_id, region, account.ram, self.ids, self.clock.now, publish
                 )
                 backend.lifecycle = self.lifecycle
                 account.ecs[region] = backend
@@ -188,8 +190,10 @@ class FakeCloud:
 
     # -- events -------------------------------------------------------------------------------
 
-    def _queue_event(self, kind: str, instance: Instance, details: dict[str, object]) -> None:
-        account, now = self._owner(instance), self.clock.now()
+    def _queue_event(
+        self, account: str, kind: str, instance: Instance, details: dict[str, object]
+    ) -> None:
+        now = self.clock.now()
         if kind == "state":
             event = self.events.state_change(
                 account, instance.region, instance.instance_id, str(details["state"]), now
@@ -201,15 +205,6 @@ class FakeCloud:
                 account, instance.region, instance.instance_id, changed, instance.tags, now
             )
         self._pending.append(event)
-
-    def _owner(self, instance: Instance) -> str:
-        for account in self.accounts.values():
-            backend = account.ecs.get(instance.region)
-            if backend is not None and instance.instance_id in backend.instances:
-                return account.account_id
-        return next(
-            a.account_id for a in self.accounts.values() if instance.region in a.ecs
-        )  # a just-deleted instance
 
     def flush_events(self) -> None:
         with self._lock:

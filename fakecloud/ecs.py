@@ -145,6 +145,7 @@ class EcsBackend:
         instance_type: str,
         image_id: str,
         can_pass_role: Callable[[str], bool],
+        unique_suffix: bool = False,
     ) -> list[str]:
         vswitch = self._vswitch(vswitch_id) if vswitch_id else None
         if ram_role_name:
@@ -155,7 +156,7 @@ class EcsBackend:
         created = [
             self._create(
                 index,
-                amount,
+                unique_suffix and amount > 1,
                 vswitch,
                 name,
                 tags,
@@ -171,7 +172,7 @@ class EcsBackend:
     def _create(
         self,
         index: int,
-        amount: int,
+        numbered: bool,
         vswitch: VSwitch | None,
         name: str | None,
         tags: list[tuple[str, str]],
@@ -186,7 +187,7 @@ class EcsBackend:
         instance = Instance(
             instance_id=instance_id,
             seq=next(self._seq),
-            name=_instance_name(name, index, amount, instance_id),
+            name=_instance_name(name, index, numbered, instance_id),
             region=self.region,
             zone_id=vswitch.zone_id if vswitch else f"{self.region}-b",
             status=PENDING,
@@ -455,10 +456,11 @@ def _incorrect_status() -> ApiError:
     )
 
 
-def _instance_name(name: str | None, index: int, amount: int, instance_id: str) -> str:
+def _instance_name(name: str | None, index: int, numbered: bool, instance_id: str) -> str:
+    """Documented: a batch shares one name unless `UniqueSuffix` numbers them 001, 002, ..."""
     if not name:
         return instance_id
-    return f"{name}{index + 1:03d}" if amount > 1 else name
+    return f"{name}{index + 1:03d}" if numbered else name
 
 
 def _private_ip(vswitch: VSwitch | None, ids: IdFactory) -> str:

@@ -14,9 +14,16 @@ from fakecloud.clock import iso_minutes
 from fakecloud.ecs import BindResult, EcsBackend, Instance, fail_whole_call_if_all_failed
 from fakecloud.errors import ApiError
 from fakecloud.params import Params
+from fakecloud.tagging import missing_tag_parameter
 
 _INSTANCE_ID = re.compile(r"^i-[A-Za-z0-9]{1,64}$")
 _STATUSES = {"Pending", "Running", "Starting", "Stopping", "Stopped"}
+
+_ORPHAN_VALUE_MESSAGES = {
+    "InvalidTag.Mismatch": "The specified Tag.n.Key and Tag.n.Value are not match.",
+    # ListTagResources documents this code; its message is not documented.
+    "InvalidParameter.TagValue": "The specified Tag.N.Value is given without its Tag.N.Key.",
+}
 
 
 @dataclass
@@ -41,6 +48,14 @@ def _instance_ids(params: Params, name: str, limit: int, required: bool) -> list
     return ids
 
 
+def _tags(p: Params, orphan_code: str = "InvalidTag.Mismatch") -> list[tuple[str, str]]:
+    """`Tag.N.Key`/`Tag.N.Value` pairs; a value without its key is the API's documented error."""
+    try:
+        return p.flat_pairs("Tag")
+    except ApiError:
+        raise ApiError(orphan_code, _ORPHAN_VALUE_MESSAGES[orphan_code]) from None
+
+
 def run_instances(call: EcsCall) -> dict[str, Any]:
     p = call.params
     for name in ("ImageId", "InstanceType"):
@@ -57,12 +72,13 @@ def run_instances(call: EcsCall) -> dict[str, Any]:
         amount=int(amount),
         vswitch_id=p.get("VSwitchId"),
         name=p.get("InstanceName"),
-        tags=p.flat_pairs("Tag"),
+        tags=_tags(p),
         resource_group_id=p.get("ResourceGroupId"),
         ram_role_name=p.get("RamRoleName"),
         instance_type=p.require("InstanceType"),
         image_id=p.require("ImageId"),
         can_pass_role=call.can_pass_role,
+        unique_suffix=p.boolean("UniqueSuffix"),
     )
     return {"InstanceIdSets": {"InstanceIdSet": ids}, "OrderId": "", "TradePrice": 0}
 
@@ -108,10 +124,14 @@ def _describe_by_token(
 
 
 def _decode_token(token: str) -> int:
+    """Our tokens are non-negative hex positions; anything else is not one of ours."""
     try:
-        return int(token, 16)
+        position = int(token, 16)
     except ValueError:
-        raise ApiError("Invalid.NextToken", "The specified NextToken is not valid.", 403) from None
+        position = -1
+    if position < 0:
+        raise ApiError("Invalid.NextToken", "The specified NextToken is not valid.", 403)
+    return position
 
 
 def _candidates(backend: EcsBackend, ids: list[str] | None, after: int) -> list[Instance] | Any:
@@ -130,9 +150,9 @@ def _instance_filter(p: Params, ids: list[str] | None) -> Callable[[Instance], b
         raise ApiError(
             "InvalidNetworkType.NotFound", "The specified InstanceNetworkType is not found.", 404
         )
-    tags = p.flat_pairs("Tag")
+    tags = _tags(p)
     if len(tags) > 20:
-        raise ApiError("InvalidTagCount", "The specified tags count is beyond 20.")
+        raise ApiError("InvalidTagCount", "The specified tags are beyond the permitted range.")
     wanted = {
         "status": status,
         "network_type": network,
@@ -202,18 +222,24 @@ def delete_instance(call: EcsCall) -> dict[str, Any]:
     return {}
 
 
+def _resource_type(p: Params) -> str:
+    """Documented: the tag actions answer a missing ResourceType with 404, not 400."""
+    value = p.get("ResourceType")
+    if value is None:
+        raise missing_tag_parameter("ResourceType")
+    return value
+
+
 def tag_resources(call: EcsCall) -> dict[str, Any]:
     p = call.params
-    call.backend.tags.tag_resources(
-        p.require("ResourceType"), p.flat_list("ResourceId"), p.flat_pairs("Tag")
-    )
+    call.backend.tags.tag_resources(_resource_type(p), p.flat_list("ResourceId"), _tags(p))
     return {}
 
 
 def untag_resources(call: EcsCall) -> dict[str, Any]:
     p = call.params
     call.backend.tags.untag_resources(
-        p.require("ResourceType"),
+        _resource_type(p),
         p.flat_list("ResourceId"),
         p.flat_list("TagKey"),
         p.boolean("All"),
@@ -223,24 +249,20 @@ def untag_resources(call: EcsCall) -> dict[str, Any]:
 
 def add_tags(call: EcsCall) -> dict[str, Any]:
     p = call.params
-    call.backend.tags.add_tags(
-        p.require("ResourceType"), p.require("ResourceId"), p.flat_pairs("Tag")
-    )
+    call.backend.tags.add_tags(_resource_type(p), p.require("ResourceId"), _tags(p))
     return {}
 
 
 def remove_tags(call: EcsCall) -> dict[str, Any]:
     p = call.params
-    call.backend.tags.remove_tags(
-        p.require("ResourceType"), p.require("ResourceId"), p.flat_pairs("Tag")
-    )
+    call.backend.tags.remove_tags(_resource_type(p), p.require("ResourceId"), _tags(p))
     return {}
 
 
 def list_tag_resources(call: EcsCall) -> dict[str, Any]:
     p = call.params
     rows = call.backend.tags.list_tag_resources(
-        p.require("ResourceType"), p.flat_list("ResourceId"), p.flat_pairs("Tag")
+        _resource_type(p), p.flat_list("ResourceId"), _tags(p, "InvalidParameter.TagValue")
     )
     start = _decode_token(p.get("NextToken") or "0")
     page = rows[start : start + 50]

@@ -18,7 +18,8 @@ from fakecloud.clock import iso_seconds
 from fakecloud.errors import ApiError
 from fakecloud.ids import IdFactory
 
-ROLE_NAME = re.compile(r"^[a-zA-Z0-9.@-]{1,64}$")
+ROLE_NAME = re.compile(r"^[a-zA-Z0-9.@-]+$")
+MAX_ROLE_NAME = 64
 ECS_SERVICE = "ecs.aliyuncs.com"
 
 
@@ -98,10 +99,7 @@ class RamBackend:
     def create_role(
         self, name: str, trust_policy: str, description: str = "", max_session_duration: int = 3600
     ) -> Role:
-        if not ROLE_NAME.match(name):
-            raise ApiError(
-                "InvalidParameter.RoleName.InvalidChars", "The parameter RoleName is invalid."
-            )
+        _check_name(name)
         if name.lower() in self.roles:
             raise ApiError("EntityAlreadyExists.Role", "The role does already EXIST.", 409)
         _check_policy_document(trust_policy)
@@ -118,6 +116,7 @@ class RamBackend:
         return role
 
     def get_role(self, name: str) -> Role:
+        _check_name(name)
         role = self.roles.get(name.lower())
         if role is None:
             raise ApiError("EntityNotExist.Role", "The role does not exist.", 404)
@@ -146,6 +145,20 @@ class RamBackend:
                 409,
             )
         del self.roles[name.lower()]
+
+
+def _check_name(name: str) -> None:
+    """Documented for CreateRole, GetRole and DeleteRole alike."""
+    if len(name) > MAX_ROLE_NAME:
+        raise ApiError(
+            "InvalidParameter.RoleName.Length",
+            'The parameter - "RoleName" beyond the length limit.',
+        )
+    if not ROLE_NAME.match(name):
+        raise ApiError(
+            "InvalidParameter.RoleName.InvalidChars",
+            'The parameter - "RoleName" contains invalid chars.',
+        )
 
 
 def _check_policy_document(text: str) -> None:

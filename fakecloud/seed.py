@@ -31,6 +31,7 @@ from typing import Any
 
 from fakecloud.cloud import DEFAULT_ACCOUNT_ID, REGIONS, FakeCloud
 from fakecloud.ecs import EcsBackend, Instance
+from fakecloud.errors import ApiError
 from fakecloud.ram import ecs_trust_policy
 
 
@@ -182,7 +183,10 @@ def _seed_role(cloud: FakeCloud, account_id: str, spec: Mapping[str, Any]) -> No
     if document is None:
         services = spec.get("trusted_services", ["ecs.aliyuncs.com"])
         document = ecs_trust_policy().replace('["ecs.aliyuncs.com"]', json.dumps(services))
-    cloud.ram(account_id).create_role(spec["name"], document, spec.get("description", ""))
+    try:
+        cloud.ram(account_id).create_role(spec["name"], document, spec.get("description", ""))
+    except ApiError as error:
+        raise SeedError(f"role {spec['name']}: {error.message}") from None
 
 
 def _seed_instance(cloud: FakeCloud, backend: EcsBackend, spec: Mapping[str, Any]) -> None:
@@ -195,6 +199,8 @@ def _seed_instance(cloud: FakeCloud, backend: EcsBackend, spec: Mapping[str, Any
     if spec.get("role") and classic:
         raise SeedError(f"instance {spec['instance_id']}: a classic instance cannot have a role")
     instance_id = spec["instance_id"]
+    if instance_id in backend.instances:
+        raise SeedError(f"instance {instance_id}: the id is already taken")
     backend.add_instance(
         Instance(
             instance_id=instance_id,

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 MAX_RESOURCES = 50
 MAX_TAGS_PER_CALL = 20
 MAX_TAGS_PER_RESOURCE = 20
-_RESERVED = re.compile(r"^(aliyun|acs:)|https?://", re.IGNORECASE)
+_RESERVED_KEY = re.compile(r"^(aliyun|acs:)|https?://", re.IGNORECASE)
+_RESERVED_VALUE = re.compile(r"^acs:|https?://", re.IGNORECASE)  # values may start with aliyun
 
 
 class TagStore:
@@ -45,9 +46,9 @@ class TagStore:
                 403,
             )
         for key, value in tags:
-            if not 1 <= len(key) <= 128 or _RESERVED.search(key):
+            if not 1 <= len(key) <= 128 or _RESERVED_KEY.search(key):
                 raise ApiError("InvalidTagKey.Malformed", "The specified Tag.n.Key is not valid.")
-            if len(value) > 128 or _RESERVED.search(value):
+            if len(value) > 128 or _RESERVED_VALUE.search(value):
                 raise ApiError(
                     "InvalidTagValue.Malformed", "The specified Tag.n.Value is not valid."
                 )
@@ -56,7 +57,7 @@ class TagStore:
         self, resource_type: str, resource_ids: list[str], tags: list[tuple[str, str]]
     ) -> None:
         if not tags:
-            raise _missing("Tags")
+            raise missing_tag_parameter("Tags")
         self.check_new(tags)
         instances = self._instances(resource_type, resource_ids)
         merged = [(instance, {**instance.tags, **dict(tags)}) for instance in instances]
@@ -78,7 +79,7 @@ class TagStore:
                 403,
             )
         if not keys and not remove_all:
-            raise _missing("TagKey.N", "TagKeys")
+            raise missing_tag_parameter("TagKey.N", "TagKeys")
         if len(keys) > MAX_TAGS_PER_CALL:
             raise ApiError(
                 "NumberExceed.Tags", "The Tags parameter's number is exceed , Valid : 20."
@@ -95,7 +96,7 @@ class TagStore:
     ) -> None:
         """Remove the given keys (only where the value matches, when a value is given)."""
         if not tags:
-            raise _missing("Tags")
+            raise missing_tag_parameter("Tags")
         for instance in self._instances(resource_type, [resource_id]):
             kept = {k: v for k, v in instance.tags.items() if not _removes(tags, k, v)}
             self._apply(instance, kept)
@@ -107,6 +108,7 @@ class TagStore:
         if resource_ids:
             instances = self._instances(resource_type, resource_ids)
         elif tags:
+            _check_type(resource_type)
             instances = [i for i in self.backend.iter_instances() if _has_all(i, tags)]
         else:
             raise ApiError(
@@ -117,14 +119,9 @@ class TagStore:
         return [(i.instance_id, k, v) for i in instances for k, v in i.tags.items()]
 
     def _instances(self, resource_type: str, resource_ids: list[str]) -> list[Instance]:
-        if resource_type.lower() != "instance":
-            raise ApiError(
-                "InvalidResourceType.NotFound",
-                "The ResourceType provided does not exist in our records.",
-                404,
-            )
+        _check_type(resource_type)
         if not resource_ids:
-            raise _missing("ResourceIds.N", "ResourceIds")
+            raise missing_tag_parameter("ResourceIds.N", "ResourceIds")
         if len(resource_ids) > MAX_RESOURCES:
             raise ApiError(
                 "NumberExceed.ResourceIds",
@@ -150,7 +147,17 @@ class TagStore:
             self.backend.publish("tags", instance, {"changed_keys": changed})
 
 
-def _missing(parameter: str, code_suffix: str | None = None) -> ApiError:
+def _check_type(resource_type: str) -> None:
+    if resource_type.lower() != "instance":
+        raise ApiError(
+            "InvalidResourceType.NotFound",
+            "The ResourceType provided does not exist in our records.",
+            404,
+        )
+
+
+def missing_tag_parameter(parameter: str, code_suffix: str | None = None) -> ApiError:
+    """The tag APIs' own answer to a missing parameter: 404, "should not be null"."""
     return ApiError(
         f"MissingParameter.{code_suffix or parameter}",
         f"The parameter - {parameter} should not be null.",
