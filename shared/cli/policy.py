@@ -2,6 +2,9 @@
 
 Derived from the mapping: ECS reads, Attach (and Detach only if the mapping can detach) on the
 account's instances, and ram:GetRole / ram:PassRole on exactly the allow-listed roles.
+`--ros` prints it instead as the ROS PolicyDocument that template.yml embeds, the account left
+to `Fn::Sub` with ${ALIYUN::TenantId}: paste it under the function role's least-privilege policy
+when you deploy your own mapping (`rolebinder build --check` verifies the two agree).
 """
 
 from __future__ import annotations
@@ -24,13 +27,34 @@ def register(commands: Any) -> None:
         "policy", help="print the functions' least-privilege RAM policy", description=__doc__
     )
     add_mapping_option(parser)
-    parser.add_argument("--account-id", required=True, help="the account the functions run in")
+    parser.add_argument("--account-id", help="the account the functions run in (unless --ros)")
+    parser.add_argument(
+        "--ros",
+        action="store_true",
+        help="print the ROS PolicyDocument (YAML, Fn::Sub for the account) as in template.yml",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.ros:
+        return _print_ros(args)
+    if args.account_id is None:
+        raise InputError("--account-id is required (or use --ros for the template's form)")
     if not _ACCOUNT.match(args.account_id):
         raise InputError(f"--account-id {args.account_id!r} is not an account id (digits only)")
     runtime = open_runtime(args)
     print(json.dumps(policy_document(runtime.mapping, args.account_id), indent=2))
+    return EXIT_OK
+
+
+def _print_ros(args: argparse.Namespace) -> int:
+    import yaml  # noqa: PLC0415 - keep the plain JSON path light
+
+    from shared.cli.template import ros_policy  # noqa: PLC0415
+
+    if args.account_id is not None:
+        raise InputError("--ros leaves the account to ROS (${ALIYUN::TenantId}): drop --account-id")
+    runtime = open_runtime(args)
+    print(yaml.safe_dump(ros_policy(runtime.mapping), sort_keys=False), end="")
     return EXIT_OK
