@@ -242,17 +242,39 @@ class FakeCloud:
         _pause(plan.delay_before)
         if plan.drop_before:
             raise DropConnection
-        with self._lock:
-            self._tick_locked()
-            body = self._execute(call.product, action, key, Params(params))
-            if action in _WRITE_ACTIONS:
-                facts = self._facts(request, params, call, key, request_id, body)
-                self._pending.append(self.events.api_call(facts))
-        self.flush_events()
+        try:
+            with self._lock:
+                self._tick_locked()
+                try:
+                    body = self._execute(call.product, action, key, Params(params))
+                except ApiError as error:
+                    # ActionTrail records failed writes too, with errorCode and errorMessage.
+                    self._trail(action, request, params, call, request_id, {}, error)
+                    raise
+                self._trail(action, request, params, call, request_id, body, None)
+        finally:
+            self.flush_events()
         _pause(plan.delay_after)
         if plan.drop_after:
             raise DropConnection
         return body
+
+    def _trail(
+        self,
+        action: str,
+        request: ApiRequest,
+        params: dict[str, str],
+        call: _CallInfo,
+        request_id: str,
+        body: dict[str, Any],
+        error: ApiError | None,
+    ) -> None:
+        """Queue the ActionTrail record of a write call (lock held)."""
+        if action not in _WRITE_ACTIONS or call.key is None:
+            return
+        facts = self._facts(request, params, call, call.key, request_id, body)
+        facts.error = error
+        self._pending.append(self.events.api_call(facts))
 
     def _tick_locked(self) -> None:
         for account in self.accounts.values():

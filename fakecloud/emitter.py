@@ -6,7 +6,8 @@ Shapes (see /events and docs/research for sources):
 - Tag change: source `acs.tag`, type `tag:Tag:ChangeOnResource` (choice: the EventBridge type
   string is not documented), `data` = the CloudMonitor content {product, resourceType,
   resourceId, regionId, changedTagKeys, tags}.
-- ActionTrail: source `acs.<product>`, type `<product>:ActionTrail:ApiCall`, `data` = the record.
+- ActionTrail: source `acs.<product>`, type `<product>:ActionTrail:ApiCall`, `data` = the record,
+  for every write call; a failed one carries `errorCode` and `errorMessage` and no response.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fakecloud.errors import ApiError
 
 Event = dict[str, Any]
 Subscriber = Callable[[Event], None]
@@ -154,10 +158,13 @@ class Emitter:
             "sourceIpAddress": "127.0.0.1",
             "userAgent": call.user_agent,
             "requestParameters": {k: v for k, v in call.params.items() if k not in _COMMON},
-            "responseElements": dict(call.response),
+            "responseElements": dict(call.response) if call.error is None else None,
             "userIdentity": call.identity,
             "recipientAccountId": call.account,
         }
+        if call.error is not None:
+            record["errorCode"] = call.error.code
+            record["errorMessage"] = call.error.message
         subject = f"acs:{call.product}:{call.region}:{call.account}:api/{call.action}"
         return self.envelope(
             f"acs.{call.product}",
@@ -193,3 +200,4 @@ class ApiCallFacts:
         self.region, self.account, self.host = region, account, host
         self.request_id, self.user_agent = request_id, user_agent
         self.params, self.response, self.identity, self.when = params, response, identity, when
+        self.error: ApiError | None = None  # set for a failed call

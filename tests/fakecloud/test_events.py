@@ -311,11 +311,16 @@ def test_ram_writes_are_recorded_under_ram(cloud: FakeCloud, client) -> None:
     assert event["data"]["requestParameters"]["RoleName"] == ROLE
 
 
-def test_a_failed_write_is_not_recorded(cloud: FakeCloud, client) -> None:
-    # choice (fakecloud.emitter): ActionTrail records are only made for calls that succeeded
+def test_a_failed_write_is_recorded_with_its_error_code(cloud: FakeCloud, client) -> None:
+    # ActionTrail records failed calls too, with errorCode/errorMessage and no response
     server_error(client, run_request(vswitch_id="vsw-bp1nothere"))
 
-    assert events(cloud) == []
+    [event] = events(cloud)
+    assert event["type"] == "ecs:ActionTrail:ApiCall"
+    assert event["data"]["eventName"] == "RunInstances"
+    assert event["data"]["errorCode"] == "InvalidVSwitchId.NotFound"
+    assert event["data"]["errorMessage"]
+    assert event["data"]["responseElements"] is None
 
 
 def test_reads_emit_nothing(cloud: FakeCloud, client, vpc: str) -> None:

@@ -192,7 +192,7 @@ def test_statements_with_conditions_never_match(
     assert_error(error, "Forbidden.RAM", 403)
 
 
-def test_a_refused_write_emits_nothing(
+def test_a_refused_write_is_recorded_but_changes_nothing(
     cloud: FakeCloud, server: FakeCloudServer, instances: list[str]
 ) -> None:
     # GIVEN a read-only key and the events so far
@@ -202,6 +202,8 @@ def test_a_refused_write_emits_nothing(
     # WHEN it tries to write
     server_error(client, attach_request(instances[:1]))
 
-    # THEN no event and no change
-    assert len(cloud.events.since(0)) == before
+    # THEN only the ActionTrail record of the refused call, and no change
+    [(_, event)] = cloud.events.since(0)[before:]
+    assert event["data"]["eventName"] == "AttachInstanceRamRole"
+    assert event["data"]["errorCode"] == "Forbidden.RAM"
     assert cloud.ecs(REGION).instances[instances[0]].role is None
