@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from fakecloud import (
     apply_seed,
     load_seed_file,
 )
+from fakecloud.ecs import Instance as FakeInstance
 from functions.instance_events import index as instance_events
 from functions.reconcile import index as reconcile
 from functions.tag_events import index as tag_events
@@ -188,6 +190,38 @@ def seed_world(
     return cloud
 
 
+def add_fleet(
+    cloud: FakeCloud,
+    specs: list[tuple[str, dict[str, str], str | None]],
+    region: str = REGION,
+) -> list[str]:
+    """Add (instance_id, tags, role) VPC instances straight to the fake's backend: fast for
+    large fleets. Needs the functional vSwitch in `region` (seed_world(cloud, [], region))."""
+    backend = cloud.ecs(region)
+    vswitch = backend.vswitches[VSWITCH_ID]
+    for instance_id, tags, role in specs:
+        backend.add_instance(
+            FakeInstance(
+                instance_id=instance_id,
+                seq=backend.next_seq(),
+                name=instance_id,
+                region=region,
+                zone_id=vswitch.zone_id,
+                status="Running",
+                network_type="vpc",
+                created=cloud.clock.now(),
+                instance_type="ecs.g7.large",
+                image_id="aliyun_3_x64_20G_alibase_20240819.vhd",
+                private_ip="172.16.0.10",
+                vpc_id=vswitch.vpc_id,
+                vswitch_id=vswitch.vswitch_id,
+                tags=dict(tags),
+                role=role,
+            )
+        )
+    return [instance_id for instance_id, _, _ in specs]
+
+
 def run_instances(
     client: AcsClient,
     amount: int,
@@ -211,6 +245,19 @@ def trail_events(cloud: FakeCloud, action: str) -> list[dict[str, Any]]:
         for _, event in cloud.events.since(0)
         if event["type"].endswith(":ActionTrail:ApiCall") and event["data"]["eventName"] == action
     ]
+
+
+def attached_once(cloud: FakeCloud) -> Counter[str]:
+    """Per instance, how many Attach results the fake reported as successful (its ActionTrail):
+    what the cloud did, whatever became of the answers."""
+    done: Counter[str] = Counter()
+    for event in trail_events(cloud, "AttachInstanceRamRole"):
+        response = event["data"].get("responseElements")
+        if not response:  # a failed call: nothing was attached
+            continue
+        results = response["AttachInstanceRamRoleResults"]["AttachInstanceRamRoleResult"]
+        done.update(r["InstanceId"] for r in results if r["Success"])
+    return done
 
 
 def ecs_state(cloud: FakeCloud, region: str = REGION) -> dict[str, str | None]:

@@ -17,6 +17,7 @@ from fakecloud import FakeCloud, RealClock
 from shared.events import InstanceCheck
 from shared.invocation import RetryLaterError
 from tests.functional.conftest import (
+    attached_once,
     ecs_state,
     make_context,
     run_instances,
@@ -35,15 +36,6 @@ MAPPING_REPLACE = {
     "rules": [{"name": "payments-prod", "when": {"tags": PAYMENTS_TAGS}, "role": "Payments"}],
     "on_existing_role": "replace",
 }
-
-
-def attached_once(cloud: FakeCloud) -> Counter[str]:
-    """Per instance, how many Attach results the fake reported as successful (its ActionTrail)."""
-    done: Counter[str] = Counter()
-    for event in trail_events(cloud, "AttachInstanceRamRole"):
-        results = event["data"]["responseElements"]["AttachInstanceRamRoleResults"]
-        done.update(r["InstanceId"] for r in results["AttachInstanceRamRoleResult"] if r["Success"])
-    return done
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 3.0) -> bool:
