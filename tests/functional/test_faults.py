@@ -455,3 +455,210 @@ def test_rollback_of_more_than_100_instances_is_batched(
         if c.action == "AttachInstanceRamRole" and c.params["RamRoleName"] == "AppReader"
     ]
     assert sorted(len(batch) for batch in restores) == [50, 100]
+
+
+# -- more read faults, role checks, call-level refusals -------------------------------------------
+
+
+@pytest.mark.parametrize("action", ["DescribeInstances", "DescribeInstanceRamRole", "GetRole"])
+def test_a_read_whose_connection_drops_is_retried(
+    one_payments: FakeCloud, invoke, action: str
+) -> None:
+    cloud = one_payments
+    cloud.faults.drop(action, times=1)
+
+    run = invoke("instance_events", state_event(ONE))
+
+    assert run.error is None
+    assert key_fields(run.outcome(ONE)) == ("attached", "rule-matched", "Payments", None)
+    assert [c.code for c in cloud.calls.all() if c.action == action] == ["ConnectionDropped", ""]
+    assert attached_once(cloud) == {ONE: 1}
+
+
+def test_a_read_slower_than_the_call_timeout_is_retried(
+    one_payments: FakeCloud, handler_env, invoke
+) -> None:
+    # GIVEN a one-second call timeout and one DescribeInstances that takes 1.5 s
+    cloud = one_payments
+    handler_env.setenv("ROLEBINDER_API_TIMEOUT", "1")
+    cloud.faults.delay("DescribeInstances", 1.5, times=1)
+
+    run = invoke("instance_events", state_event(ONE))
+
+    # THEN the client gives up on it and asks again
+    assert run.error is None
+    assert key_fields(run.outcome(ONE)) == ("attached", "rule-matched", "Payments", None)
+    assert wait_for(lambda: cloud.calls.count("DescribeInstances") == 2)
+    assert ecs_state(cloud) == {ONE: "Payments"}
+
+
+def test_a_role_check_that_keeps_failing_is_retryable(one_payments: FakeCloud, invoke) -> None:
+    # GIVEN GetRole answers 503 until the deadline
+    cloud = one_payments
+    cloud.faults.fail("GetRole", "ServiceUnavailable", times=None)
+
+    run = invoke("instance_events", state_event(ONE), make_context(timeout=2))
+
+    # THEN nothing is attached on an unchecked role; the line is failed and retryable
+    assert isinstance(run.error, RetryLaterError)
+    line = run.outcome(ONE)
+    assert key_fields(line) == ("failed", "api-error", "Payments", "ServiceUnavailable")
+    assert line["retryable"] is True
+    assert cloud.calls.count("AttachInstanceRamRole") == 0
+
+
+def test_a_role_check_refused_by_ram_is_permission_denied(
+    one_payments: FakeCloud, handler_env, invoke
+) -> None:
+    # GIVEN credentials that may call ECS but not ram:GetRole
+    cloud = one_payments
+    cloud.add_key(
+        "LTAIecsOnlyKey00001",
+        "ecs-only-secret",
+        allowed_actions=[
+            "ecs:DescribeInstances",
+            "ecs:DescribeInstanceRamRole",
+            "ecs:AttachInstanceRamRole",
+        ],
+    )
+    handler_env.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAIecsOnlyKey00001")
+    handler_env.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ecs-only-secret")
+
+    run = invoke("instance_events", state_event(ONE))
+
+    assert run.error is None
+    line = run.outcome(ONE)
+    assert key_fields(line) == ("failed", "permission-denied", "Payments", "NoPermission")
+    assert line["retryable"] is False
+    assert line["request_id"] == next(
+        c.request_id for c in cloud.calls.all() if c.action == "GetRole"
+    )
+    assert cloud.calls.count("AttachInstanceRamRole") == 0
+
+
+def test_an_attach_refused_for_the_whole_call_fails_every_instance_once(
+    cloud: FakeCloud, handler_env, invoke
+) -> None:
+    # GIVEN four instances and credentials that may not pass Payments
+    seed_world(cloud, [vm(i, PAYMENTS_TAGS) for i in BATCH])
+    cloud.add_key("LTAInoPassRole00001", "no-pass-secret", passable_roles=[])
+    handler_env.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAInoPassRole00001")
+    handler_env.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "no-pass-secret")
+
+    run = invoke("instance_events", batch_record(BATCH))
+
+    # THEN one Attach, refused; each instance fails with the code (no read-back is needed:
+    # the refusal concerns the role, not the instances)
+    assert run.error is None
+    for line in run.outcomes:
+        assert key_fields(line) == (
+            "failed",
+            "permission-denied",
+            "Payments",
+            "InvalidUser.PassRoleForbidden",
+        )
+    assert [c.action for c in cloud.calls.all()] == [
+        "DescribeInstances",
+        "DescribeInstanceRamRole",
+        "GetRole",
+        "AttachInstanceRamRole",
+    ]
+    assert set(ecs_state(cloud).values()) == {None}
+
+
+def test_the_visibility_wait_never_outlasts_the_function(
+    cloud: FakeCloud, client: AcsClient, handler_env, invoke
+) -> None:
+    # GIVEN a generous ROLEBINDER_VISIBILITY_WAIT but a 2 s function timeout, and an instance
+    # that stays invisible
+    seed_world(cloud, [])
+    handler_env.setenv("ROLEBINDER_VISIBILITY_WAIT", "30")
+    cloud.faults.invisible_after_create(seconds=3600)
+    [new] = run_instances(client, 1, PAYMENTS_TAGS)
+    [record] = trail_events(cloud, "RunInstances")
+
+    started = time.monotonic()
+    run = invoke("instance_events", record, make_context(timeout=2))
+
+    # THEN the wait ends with the invocation's budget
+    assert time.monotonic() - started < 2.0
+    assert run.outcome(new)["reason"] == "instance-not-found"
+
+
+# -- detach and replace under faults --------------------------------------------------------------
+
+
+@pytest.fixture
+def one_to_replace(cloud: FakeCloud, use_mapping) -> FakeCloud:
+    """ONE is a payments instance bound to AppReader, under on_existing_role: replace."""
+    use_mapping(MAPPING_REPLACE)
+    return seed_world(cloud, [vm(ONE, PAYMENTS_TAGS, role="AppReader")])
+
+
+def test_a_replace_whose_detach_answer_is_lost_goes_on(one_to_replace: FakeCloud, invoke) -> None:
+    cloud = one_to_replace
+    cloud.faults.drop("DetachInstanceRamRole", after=True)
+
+    run = invoke("instance_events", state_event(ONE))
+
+    # THEN the read-back shows AppReader gone, so Payments is attached: no second Detach
+    assert run.error is None
+    assert key_fields(run.outcome(ONE)) == ("replaced", "rule-matched", "Payments", None)
+    assert [c.action for c in cloud.calls.all() if c.action.endswith("RamRole")] == [
+        "DescribeInstanceRamRole",
+        "DetachInstanceRamRole",
+        "DescribeInstanceRamRole",
+        "AttachInstanceRamRole",
+    ]
+    assert ecs_state(cloud) == {ONE: "Payments"}
+
+
+def test_a_replace_whose_attach_is_throttled_rolls_back_and_is_redelivered(
+    one_to_replace: FakeCloud, invoke
+) -> None:
+    # GIVEN the new role's Attach throttles the instance's item once
+    cloud = one_to_replace
+    cloud.faults.fail_instances("AttachInstanceRamRole", [ONE], "Throttling")
+
+    first = invoke("instance_events", state_event(ONE))
+
+    # THEN AppReader is put back, the line says so, and the event is handed back to FC
+    assert isinstance(first.error, RetryLaterError)
+    line = first.outcome(ONE)
+    assert key_fields(line) == ("failed", "api-error", "Payments", "Throttling")
+    assert (line["previous_role"], line["retryable"]) == ("AppReader", True)
+    assert "previous role AppReader restored" in line["detail"]
+    assert ecs_state(cloud) == {ONE: "AppReader"}
+
+    # AND the redelivery replaces it
+    second = invoke("instance_events", state_event(ONE))
+    assert second.error is None
+    assert second.outcome(ONE)["outcome"] == "replaced"
+    assert ecs_state(cloud) == {ONE: "Payments"}
+
+
+def test_a_detach_refused_with_a_server_error_is_retryable(
+    cloud: FakeCloud, use_mapping, invoke
+) -> None:
+    # GIVEN an instance to detach (no rule matches, on_no_match: detach) and a Detach that
+    # answers 500 without running
+    use_mapping({**MAPPING_REPLACE, "on_no_match": "detach"})
+    seed_world(cloud, [vm(ONE, {"team": "search"}, role="AppReader")])
+    cloud.faults.fail("DetachInstanceRamRole", "InternalError", times=1)
+
+    first = invoke("instance_events", state_event(ONE))
+
+    # THEN the read-back finds AppReader still there: failed, retryable; not sent twice
+    assert isinstance(first.error, RetryLaterError)
+    line = first.outcome(ONE)
+    assert (line["outcome"], line["error_code"], line["retryable"]) == (
+        "failed",
+        "InternalError",
+        True,
+    )
+    assert cloud.calls.count("DetachInstanceRamRole") == 1
+    assert ecs_state(cloud) == {ONE: "AppReader"}
+
+    second = invoke("instance_events", state_event(ONE))
+    assert second.outcome(ONE)["outcome"] == "detached"
+    assert ecs_state(cloud) == {ONE: None}
