@@ -169,6 +169,20 @@ def test_unusable_input_exits_2_with_one_line_and_no_call(
     assert set(ecs_state(seeded).values()) == {None}
 
 
+def test_replay_without_credentials_exits_2_before_any_call(
+    seeded: FakeCloud, handler_env, cli
+) -> None:
+    handler_env.delenv("ALIBABA_CLOUD_ACCESS_KEY_ID")
+    handler_env.delenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+
+    result = cli("replay", CREATED, RUN_INSTANCES)
+
+    assert result.code == 2
+    assert len(result.err_lines) == 1
+    assert "no credentials" in result.err
+    assert seeded.calls.all() == []
+
+
 def test_the_error_line_names_the_file(seeded: FakeCloud, handler_env, cli, tmp_path) -> None:
     absent = tmp_path / "absent.json"
 

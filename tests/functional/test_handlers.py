@@ -27,7 +27,9 @@ from tests.functional.conftest import (
     ecs_state,
     event_bytes,
     make_context,
+    seed_world,
     state_event,
+    vm,
 )
 from tests.support import REGION
 
@@ -119,6 +121,47 @@ def test_an_unusable_mapping_fails_every_invocation_loudly(
         assert "ROLEBINDER_MAPPING" in str(run.error) or isinstance(run.error, MappingError)
         assert run.outcomes == []
     assert len(seeded.calls.all()) == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("ROLEBINDER_DRY_RUN", "maybe"),
+        ("ROLEBINDER_VISIBILITY_WAIT", "soon"),
+        ("ROLEBINDER_API_TIMEOUT", "-1"),
+    ],
+)
+def test_a_bad_setting_fails_every_invocation_loudly(
+    seeded: FakeCloud, handler_env, invoke, name: str, value: str
+) -> None:
+    handler_env.setenv(name, value)
+
+    runs = [invoke("instance_events", state_event(PAY1)) for _ in range(2)]
+
+    for run in runs:
+        assert isinstance(run.error, InputError)
+        assert name in str(run.error)
+    assert len(seeded.calls.all()) == 0
+
+
+def test_an_event_from_another_region_is_served_there(
+    cloud: FakeCloud, invoke, use_mapping
+) -> None:
+    # GIVEN a function in cn-hangzhou and a payments instance in cn-shanghai
+    use_mapping(
+        {
+            "version": 1,
+            "roles": ["Payments"],
+            "rules": [{"name": "p", "when": {"tags": {"team": "payments"}}, "role": "Payments"}],
+        }
+    )
+    seed_world(cloud, [vm("i-shanghai00001", {"team": "payments"})], region="cn-shanghai")
+
+    run = invoke("instance_events", state_event("i-shanghai00001", region="cn-shanghai"))
+
+    assert run.outcome("i-shanghai00001")["region"] == "cn-shanghai"
+    assert ecs_state(cloud, "cn-shanghai") == {"i-shanghai00001": "Payments"}
+    assert {c.region for c in cloud.calls.all() if c.product == "ecs"} == {"cn-shanghai"}
 
 
 # -- credentials --------------------------------------------------------------------------------
