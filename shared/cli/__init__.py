@@ -33,6 +33,7 @@ def build_parser() -> Parser:
 
 def _command_modules() -> list[Any]:
     from shared.cli import (  # noqa: PLC0415 - keep --help fast
+        build,
         explain,
         fake_cloud,
         fleet,
@@ -42,7 +43,7 @@ def _command_modules() -> list[Any]:
         validate,
     )
 
-    return [local, fake_cloud, validate, replay, fleet, explain, policy]
+    return [local, fake_cloud, validate, replay, fleet, explain, policy, build]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

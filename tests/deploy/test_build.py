@@ -1,0 +1,422 @@
+"""`rolebinder build`: the zips hold what FC needs and nothing else, and run where FC runs them.
+
+The packages are built once per session (the dependency install is cached in
+.rolebinder/build-cache across runs). They target FC's Python 3.10 when an interpreter of that
+version is on this machine (then bytecode is compiled too), else this interpreter's version.
+Without a registry the build falls back to --local-deps, with a warning. Each zip is unpacked
+and run by that interpreter with -I -S: sys.path holds the unpacked directory and the standard
+library only, as in FC's /code.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import warnings
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import fakecloud
+from shared.cli import main
+from shared.cli import template as tpl
+from shared.cli.dependencies import (
+    FROM_PIP,
+    FROM_SITE_PACKAGES,
+    RUNTIME_REQUIREMENTS,
+    DependencyError,
+    DependencySpec,
+    installed,
+    strip,
+    this_python,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+CACHE = ROOT / ".rolebinder" / "build-cache"
+EVENTS = ROOT / "events"
+MAPPING = ROOT / "examples" / "mapping.yaml"
+REGION = "cn-hangzhou"
+RUNTIME_MODULES = ("aliyunsdkcore", "aliyunsdkecs", "aliyunsdkram", "jsonschema", "yaml")
+OPERATOR_ONLY = ("fc2", "rich", "fakecloud", "functions", "tests", "pytest", "bin")
+
+
+@dataclass(frozen=True)
+class Built:
+    out: Path
+    python: str  # the interpreter the packages are built for, and run with here
+    version: str
+    source: str  # pip, or site-packages when no registry was reachable
+
+
+def python_of(version: str) -> str | None:
+    """An interpreter of exactly `version` on this machine (PATH, then pyenv's versions)."""
+    home = Path.home() / ".pyenv" / "versions"
+    candidates = [
+        shutil.which(f"python{version}"),
+        *sorted(glob.glob(f"{home}/{version}.*/bin/python{version}")),
+    ]
+    for candidate in filter(None, candidates):
+        probe = [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]
+        done = subprocess.run(probe, capture_output=True, text=True, check=False)
+        if done.returncode == 0 and done.stdout.strip() == version:
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """The three packages, built once per session for FC's 3.10 if possible."""
+    python = python_of("3.10") or sys.executable
+    version = "3.10" if python != sys.executable else this_python()
+    out = tmp_path_factory.mktemp("dist")
+    with pytest.MonkeyPatch.context() as patch:
+        # Puts that interpreter first on PATH, so the build compiles bytecode with it.
+        patch.setenv("PATH", f"{Path(python).parent}{os.pathsep}{os.environ['PATH']}")
+        code = main(
+            ["build", "--out", str(out), "--cache-dir", str(CACHE), "--python-version", version]
+        )
+    if code == 0:
+        return Built(out, python, version, FROM_PIP)
+    warnings.warn(
+        "no registry: packages built with --local-deps (this interpreter's wheels)", stacklevel=1
+    )
+    assert main(["build", "--out", str(out), "--cache-dir", str(CACHE), "--local-deps"]) == 0
+    return Built(out, sys.executable, this_python(), FROM_SITE_PACKAGES)
+
+
+@pytest.fixture(scope="session")
+def unpacked(built: Built, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each zip extracted into a fresh directory of its own, as FC extracts it into /code."""
+    dirs = {}
+    for function in tpl.FUNCTION_DIRS:
+        target = tmp_path_factory.mktemp(f"code-{function}")
+        with zipfile.ZipFile(built.out / f"{function}.zip") as archive:
+            archive.extractall(target)
+        dirs[function] = target
+    return dirs
+
+
+def names_in(path: Path) -> list[str]:
+    with zipfile.ZipFile(path) as archive:
+        return archive.namelist()
+
+
+def run_isolated(
+    built: Built, code_dir: Path, script: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `script` with only `code_dir` and the standard library importable."""
+    command = [
+        built.python,
+        "-I",
+        "-S",
+        "-c",
+        f"import sys; sys.path.insert(0, {str(code_dir)!r})\n{script}",
+    ]
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env=env or {},
+        cwd=code_dir,
+        timeout=120,
+        check=False,
+    )
+
+
+# -- contents ---------------------------------------------------------------------------------
+
+
+def test_one_zip_per_function(built: Built) -> None:
+    assert sorted(p.name for p in built.out.glob("*.zip")) == [
+        "instance_events.zip",
+        "reconcile.zip",
+        "tag_events.zip",
+    ]
+
+
+@pytest.mark.parametrize("function", tpl.FUNCTION_DIRS)
+def test_a_zip_holds_the_handler_shared_mapping_and_runtime_dependencies(
+    built: Built, function: str
+) -> None:
+    # GIVEN one package
+    path = built.out / f"{function}.zip"
+    names = names_in(path)
+    tops = {name.split("/", 1)[0] for name in names}
+    with zipfile.ZipFile(path) as archive:
+        index, mapping = archive.read("index.py"), archive.read("mapping.yaml")
+        info = json.loads(archive.read("build-info.json"))
+    # THEN the handler and the mapping are at the root, byte for byte
+    assert index == (ROOT / "functions" / function / "index.py").read_bytes()
+    assert mapping == MAPPING.read_bytes()
+    # AND shared/ is there without the operator tooling, with the mapping schema
+    assert "shared/invocation.py" in names and "shared/schemas/mapping.schema.json" in names
+    assert not [n for n in names if n.startswith("shared/cli/")]
+    # AND the runtime dependencies are, operator tooling and test suites are not
+    assert set(RUNTIME_MODULES) <= tops
+    assert not tops & set(OPERATOR_ONLY)
+    assert not [n for n in names if re.search(r"(^|/)tests?/", n)]
+    assert info["function"] == function and info["python_version"] == built.version
+    assert info["dependencies_from"] == built.source
+
+
+@pytest.mark.parametrize("function", tpl.FUNCTION_DIRS)
+def test_binaries_and_bytecode_are_for_the_target_python_only(built: Built, function: str) -> None:
+    names = names_in(built.out / f"{function}.zip")
+    tag = "cpython-" + built.version.replace(".", "")
+    extensions = [n for n in names if n.endswith(".so")]
+    assert extensions and all(tag in n or ".abi3." in n for n in extensions)
+    bytecode = [n for n in names if n.endswith(".pyc")]
+    assert all(f".{tag}.pyc" in n for n in bytecode)
+    with zipfile.ZipFile(built.out / f"{function}.zip") as archive:
+        shipped = json.loads(archive.read("build-info.json"))["bytecode"]
+    assert shipped == bool(bytecode)
+    if shipped:
+        assert (
+            f"__pycache__/index.{tag}.pyc" in names
+            and f"shared/__pycache__/events.{tag}.pyc" in names
+        )
+
+
+def test_runtime_requirements_are_pyprojects() -> None:
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert list(RUNTIME_REQUIREMENTS) == project["dependencies"][: len(RUNTIME_REQUIREMENTS)]
+
+
+# -- running the unpacked package -------------------------------------------------------------
+
+IMPORT_CHECK = """
+import json, index
+tooling = ("fakecloud", "functions", "rich", "fc2", "shared.cli")
+print(json.dumps({
+    "callable": callable(index.handler),
+    "leaks": sorted(m for m in sys.modules if m in tooling or m.startswith(tooling[:4])
+        or m.startswith("shared.cli.")),
+    "site": "site" in sys.modules,
+    "outside": [p for p in sys.path if "site-packages" in p],
+}))
+"""
+
+
+@pytest.mark.parametrize("function", tpl.FUNCTION_DIRS)
+def test_the_unpacked_package_imports_in_isolation(
+    built: Built, unpacked: dict[str, Path], function: str
+) -> None:
+    # WHEN index is imported with nothing but the package and the standard library
+    done = run_isolated(built, unpacked[function], IMPORT_CHECK)
+    # THEN the handler is there and no operator tooling or test code came along
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"callable": True, "leaks": [], "site": False, "outside": []}
+
+
+def test_shipped_bytecode_is_what_python_loads(built: Built, unpacked: dict[str, Path]) -> None:
+    code_dir = unpacked["tag_events"]
+    if not list(code_dir.rglob("*.pyc")):
+        pytest.skip(f"no Python {built.version} interpreter compiled bytecode on this machine")
+    # WHEN the package is imported with -v, which names the file each module's code came from
+    script = f"import sys; sys.path.insert(0, {str(code_dir)!r}); import index"
+    command = [built.python, "-I", "-S", "-v", "-c", script]
+    done = subprocess.run(command, capture_output=True, text=True, env={}, check=False)
+    # THEN the package's modules come from the shipped __pycache__ files, not from a compile
+    assert done.returncode == 0, done.stderr
+    tag = "cpython-" + built.version.replace(".", "")
+    ours = [line for line in done.stderr.splitlines() if str(code_dir) in line]
+    loaded = re.findall(r"# code object from '([^']+)'", "\n".join(ours))
+    assert f"{code_dir}/shared/__pycache__/invocation.{tag}.pyc" in loaded
+    assert f"{code_dir}/aliyunsdkcore/__pycache__/client.{tag}.pyc" in loaded
+    assert not [line for line in ours if "could not" in line or "wrote" in line]
+
+
+SAMPLES = {
+    # function: (sample event, instance it concerns, role the mapping gives it)
+    "instance_events": (
+        "eventbridge-ecs-instance-statechange-created.json",
+        "i-bp1payments0000000001",
+        "Payments",
+    ),
+    "tag_events": ("eventbridge-tag-changeonresource.json", "i-bp1payments0000000002", "Payments"),
+    "reconcile": ("fc-timer-sweep.json", "i-bp1reader00000000001", "AppReader"),
+}
+RUN_HANDLER = """
+import json, index
+event = open(sys.argv[1], "rb").read()
+print(json.dumps(index.handler(event, None)))
+"""
+
+
+@pytest.mark.parametrize("function", tpl.FUNCTION_DIRS)
+def test_the_packaged_handler_binds_the_role_on_the_fake_cloud(
+    built: Built,
+    unpacked: dict[str, Path],
+    cloud: fakecloud.FakeCloud,
+    server: fakecloud.FakeCloudServer,
+    function: str,
+) -> None:
+    # GIVEN the sample world, with no role attached anywhere
+    fakecloud.apply_seed(cloud, fakecloud.load_seed_file(EVENTS / "seed.yaml"))
+    sample, instance_id, role = SAMPLES[function]
+    code_dir = unpacked[function]
+    env = {
+        "ROLEBINDER_MAPPING": str(code_dir / "mapping.yaml"),
+        "ROLEBINDER_ECS_ENDPOINT": server.url,
+        "ROLEBINDER_RAM_ENDPOINT": server.url,
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": fakecloud.DEFAULT_ACCESS_KEY_ID,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": fakecloud.DEFAULT_ACCESS_KEY_SECRET,
+        "FC_REGION": REGION,
+        "FC_ACCOUNT_ID": fakecloud.DEFAULT_ACCOUNT_ID,
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+    # WHEN the handler from the unpacked zip gets the sample event, as bytes like FC passes it
+    command = [
+        built.python,
+        "-I",
+        "-S",
+        "-c",
+        f"import sys; sys.path.insert(0, {str(code_dir)!r})\n{RUN_HANDLER}",
+        str(EVENTS / sample),
+    ]
+    done = subprocess.run(
+        command, capture_output=True, text=True, env=env, cwd=code_dir, timeout=120, check=False
+    )
+    # THEN it returns its summary and the instance has the role the mapping gives it
+    assert done.returncode == 0, done.stderr
+    assert isinstance(json.loads(done.stdout.strip().splitlines()[-1]), dict)
+    assert cloud.ecs(REGION).instances[instance_id].role == role
+
+
+# -- input errors and --check -----------------------------------------------------------------
+
+
+def test_an_invalid_mapping_stops_the_build_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a mapping whose rule names a role outside the allow-list
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nroles: [A]\nrules:\n  - {name: r, when: {tags: {t: v}}, role: B}\n")
+    # WHEN a build is asked for
+    code = main(
+        ["build", "--mapping", str(bad), "--out", str(tmp_path / "dist"), "--cache-dir", str(CACHE)]
+    )
+    # THEN exit 2, one line on stderr, no output directory
+    assert code == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    assert not (tmp_path / "dist").exists()
+
+
+def test_check_refuses_a_template_whose_policy_is_for_another_mapping(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a valid mapping with a different allow-list than the template was written for
+    other = tmp_path / "other.yaml"
+    rule = "{name: r, when: {tags: {t: v}}, role: AppReader}"
+    other.write_text(f"version: 1\nroles: [AppReader]\nrules:\n  - {rule}\n")
+    # WHEN the build checks the template
+    code = main(["build", "--check", "--mapping", str(other), "--out", str(tmp_path / "dist")])
+    # THEN it stops with exit 2 and says how to regenerate the policy
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert f"rolebinder policy --ros --mapping {other}" in err
+    assert not (tmp_path / "dist").exists()
+
+
+def test_check_refuses_a_python_version_the_template_does_not_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["build", "--check", "--python-version", "3.12", "--out", str(tmp_path)])
+    assert code == 2
+    assert "python3.10" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--python-version", "ten"], "not a version"),
+        (["--local-deps", "--python-version", "3.9"], "--local-deps"),
+    ],
+)
+def test_bad_options_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code = main(["build", "--out", str(tmp_path / "dist"), *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and message in err
+
+
+def test_check_passes_for_the_bundled_mapping(capsys: pytest.CaptureFixture[str]) -> None:
+    from shared.cli.build import check_template  # noqa: PLC0415
+    from shared.mapping import load_mapping  # noqa: PLC0415
+
+    check_template(tpl.load_template(), load_mapping(MAPPING), MAPPING, "3.10")
+
+
+# -- reproducibility, reporting, the dependency cache ----------------------------------------
+
+
+def test_a_rebuild_is_byte_identical_and_reports_what_weighs(
+    built: Built, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN the same inputs (the session's dependency install, same interpreter on PATH)
+    args = ["build", "--out", str(tmp_path), "--cache-dir", str(CACHE), "--verbose"]
+    args += (
+        ["--local-deps"]
+        if built.source == FROM_SITE_PACKAGES
+        else ["--python-version", built.version]
+    )
+    capsys.readouterr()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", f"{Path(built.python).parent}{os.pathsep}{os.environ['PATH']}")
+        assert main(args) == 0
+    out = capsys.readouterr().out
+    # THEN every zip has the same bytes, and the report names sizes and the largest parts
+    for function in tpl.FUNCTION_DIRS:
+        assert (tmp_path / f"{function}.zip").read_bytes() == (
+            built.out / f"{function}.zip"
+        ).read_bytes()
+        assert re.search(rf"{function}\.zip\s+\d+\.\d MB\s+sha256 [0-9a-f]{{16}}", out)
+    assert re.search(r"^\s+\d+\.\d MB\s+cryptography$", out, re.MULTILINE)
+
+
+def test_site_packages_fallback_copies_the_runtime_closure(tmp_path: Path) -> None:
+    # WHEN the dependencies are taken from this interpreter instead of the registry
+    deps = installed(DependencySpec(this_python(), FROM_SITE_PACKAGES), tmp_path)
+    tops = {p.name for p in deps.iterdir()}
+    # THEN the handlers' closure is there (transitive dependencies included), tooling is not
+    assert set(RUNTIME_MODULES) | {"referencing", "rpds", "cryptography", "jmespath"} <= tops
+    assert not tops & {"fc2", "rich", "pytest", "responses", "hypothesis", "shared"}
+    # AND a second call reuses the cache entry
+    assert installed(DependencySpec(this_python(), FROM_SITE_PACKAGES), tmp_path) == deps
+
+
+def test_a_failed_install_raises_and_leaves_no_cache_entry(tmp_path: Path) -> None:
+    # GIVEN a platform no wheel exists for
+    spec = DependencySpec("3.10", FROM_PIP, platform="no_such_platform")
+    # WHEN pip is asked for it, THEN the error is ours and nothing half-done stays in the cache
+    with pytest.raises(DependencyError, match="pip could not install"):
+        installed(spec, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_strip_removes_what_fc_never_loads(tmp_path: Path) -> None:
+    # GIVEN an install with tests, bytecode and console scripts beside the code
+    for name in (
+        "pkg/__init__.py",
+        "pkg/tests/test_x.py",
+        "pkg/__pycache__/m.pyc",
+        "bin/tool",
+        "pkg/testing.py",
+    ):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    # WHEN stripped
+    strip(tmp_path)
+    # THEN only the code is left
+    assert sorted(
+        p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()
+    ) == ["pkg/__init__.py", "pkg/testing.py"]
