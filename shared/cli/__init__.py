@@ -37,13 +37,14 @@ def _command_modules() -> list[Any]:
         explain,
         fake_cloud,
         fleet,
+        invoke,
         local,
         policy,
         replay,
         validate,
     )
 
-    return [local, fake_cloud, validate, replay, fleet, explain, policy, build]
+    return [local, fake_cloud, validate, replay, fleet, explain, policy, build, invoke]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
