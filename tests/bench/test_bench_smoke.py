@@ -1,0 +1,79 @@
+"""Smoke test of the benchmark harness: `python -m bench --quick` runs every scenario family and
+reports each result as measured / bound / ratio. It checks the harness works, not timings."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FAMILIES = {"calls", "overhead", "coldstart", "sweeps", "burst", "baselines"}
+PUBLISHED = (ROOT / "bench" / "results.json", ROOT / "docs" / "PERFORMANCE.md")
+
+
+def _stamps() -> dict[Path, float | None]:
+    return {path: path.stat().st_mtime if path.exists() else None for path in PUBLISHED}
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict]:
+    # GIVEN nothing but the repository; WHEN the quick benchmark runs into a temporary folder
+    out = tmp_path_factory.mktemp("bench")
+    before = _stamps()
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads((out / "results.json").read_text(encoding="utf-8")), before
+
+
+def rows(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return [row for family in document["families"].values() for row in family["rows"]]
+
+
+def test_every_family_reports_measured_bound_and_ratio(quick_run) -> None:
+    document, _ = quick_run
+    # THEN every family ran and every row carries the three numbers the report is built on
+    assert set(document["families"]) == FAMILIES
+    for name, family in document["families"].items():
+        assert family["rows"], f"{name} reported nothing"
+        for row in family["rows"]:
+            assert {"scenario", "metric", "measured", "bound", "ratio"} <= set(row), row
+            assert isinstance(row["measured"], (int, float)), row
+
+
+def test_ratio_is_measured_over_bound(quick_run) -> None:
+    document, _ = quick_run
+    for row in rows(document):
+        if row["bound"]:
+            assert row["ratio"] == pytest.approx(row["measured"] / row["bound"], rel=1e-2), row
+        else:
+            assert row["ratio"] is None, row
+
+
+def test_call_bounds_follow_the_batch_limits(quick_run) -> None:
+    document, _ = quick_run
+    by_scenario = {r["scenario"]: r for r in document["families"]["calls"]["rows"]}
+    # one instance: DescribeInstances + DescribeInstanceRamRole + Attach, GetRole cached
+    assert by_scenario["one creation event (warm container)"]["bound"] == 3
+    assert by_scenario["one tag change (warm container)"]["bound"] == 3
+    # 100 ids: 1 DescribeInstances (100) + 2 DescribeInstanceRamRole (50) + 1 Attach (100)
+    assert by_scenario["RunInstances record, 100 ids (warm)"]["bound"] == 4
+    # 200 instances, two roles of 100: 2 + 4 + 2
+    assert by_scenario["sweep of 200 (2 roles interleaved)"]["bound"] == 8
+
+
+def test_a_quick_run_publishes_nothing(quick_run) -> None:
+    _, before = quick_run
+    # THEN bench/results.json and docs/PERFORMANCE.md are left as they were
+    assert _stamps() == before
