@@ -5,6 +5,7 @@
     python3 dev.py test    # the whole test suite (ruff, then pytest)
     python3 dev.py lint    # ruff only
     python3 dev.py bench   # the benchmarks (writes bench/results.json and docs/PERFORMANCE.md)
+    python3 dev.py build   # the FC code packages dist/*.zip, template.yml checked first
     python3 dev.py shell   # print how to activate the virtual environment
 
 Each command creates `.venv` on first use, or reuses it, and reinstalls the project into it
@@ -25,6 +26,8 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 STAMP = VENV / ".rolebinder-install"
+# dev.py commands that are rolebinder commands with fixed options.
+ROLEBINDER_COMMANDS = {"demo": ("local", "--demo"), "build": ("build", "--check")}
 
 
 def _wanted_stamp(extras: str) -> str:
@@ -60,9 +63,9 @@ def lint() -> int:
 
 def main(argv: list[str]) -> int:
     command, rest = (argv[0], argv[1:]) if argv else ("test", [])
-    if command == "demo":
+    if command in ROLEBINDER_COMMANDS:
         ensure_venv()
-        return run(str(BIN / "rolebinder"), "local", "--demo", *rest)
+        return run(str(BIN / "rolebinder"), *ROLEBINDER_COMMANDS[command], *rest)
     if command == "test":
         ensure_venv()
         return lint() or run(str(PY), "-m", "pytest", "-n", "2", "-q", *rest)

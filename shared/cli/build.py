@@ -111,7 +111,10 @@ def build_all(
     """Stage once, compile once, zip per function."""
     interpreter = bundle.bytecode_interpreter(spec.python_version)
     if interpreter is None:
-        print(f"note: no Python {spec.python_version} here: packages ship without bytecode")
+        print(
+            f"note: no python{spec.python_version} on PATH: the packages ship without bytecode "
+            "(FC compiles at cold start); put one on PATH to include it"
+        )
     with tempfile.TemporaryDirectory(prefix="rolebinder-build-") as work:
         common = Path(work) / "common"
         bundle.stage_common(common, mapping, deps)
