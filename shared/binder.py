@@ -20,7 +20,7 @@ from shared.decision import Action, Decision
 from shared.ecs import BIND_BATCH, BindResult, chunks
 from shared.errors import CloudError
 from shared.instance import Instance
-from shared.outcome import SKIPPED, Outcome, failed
+from shared.outcome import ATTACHED, REPLACED, SKIPPED, UNCHANGED, Outcome, failed
 
 
 class BindPort(Protocol):
@@ -156,16 +156,24 @@ class Binder:
         ok = {p.instance_id for p in plans if _ok(answers.get(p.instance_id))}
         unsure = [p for p in plans if p.instance_id not in ok]
         current, reread_error = self._reread([p.instance_id for p in unsure])
+        refused = error is not None and not error.transient  # an answer said no to the call
+        beaten: set[str] = set()
         for plan in unsure:
             if plan.instance_id in current and confirmed(plan, current[plan.instance_id]):
-                ok.add(plan.instance_id)  # the answer was lost or late, but the write happened
+                # Either our answer was lost (the write happened) or the write was refused
+                # because another invocation made the same change first.
+                ok.add(plan.instance_id)
+                if refused or plan.instance_id in answers:
+                    beaten.add(plan.instance_id)
                 continue
             problem = _Failure.of(answers.get(plan.instance_id), error or reread_error)
             vanished = plan.instance_id not in current and reread_error is None
             done[plan.instance_id] = _failure(plan.outcome, problem, vanished)
         for plan in plans:
             if plan.instance_id in ok:
-                done[plan.instance_id] = plan.outcome
+                done[plan.instance_id] = (
+                    _beaten(plan.outcome) if plan.instance_id in beaten else plan.outcome
+                )
         return ok
 
     def _fail_all(self, plans: list[Plan], error: CloudError, done: dict[str, Outcome]) -> None:
@@ -193,6 +201,18 @@ class Binder:
 
 def _ok(item: BindResult | None) -> bool:
     return item is not None and item.ok
+
+
+def _beaten(outcome: Outcome) -> Outcome:
+    """Our write was refused, but the state it aimed for is there: someone made it first."""
+    if outcome.outcome not in (ATTACHED, REPLACED):
+        return outcome
+    return replace(
+        outcome,
+        outcome=UNCHANGED,
+        reason=reasons.ALREADY_BOUND,
+        detail=f"{outcome.role} was attached by another invocation first",
+    )
 
 
 def _failure(base: Outcome, problem: _Failure, vanished: bool) -> Outcome:

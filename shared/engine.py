@@ -1,29 +1,40 @@
-"""The engine: gather -> decide -> apply, for the instances an event names or a whole region.
+"""The engine: gather -> decide -> apply, for the instances events name or a whole region.
 
 Gather reads the truth from the API (never from the event): DescribeInstances in batches of 100,
 then DescribeInstanceRamRole in batches of 50 for the VPC instances. Decide is the pure
 `shared.decision.decide`. Apply checks each role to be attached (exists, trusts ECS; cached) and
 hands the writes to `shared.binder.Binder`. One instance's failure never stops the others.
+
+Calls are spent as the batching limits allow: the checks of one delivery are merged per region,
+and a sweep keeps writes waiting until a batch of 100 for the same role is full (or the sweep
+ends), instead of writing page by page.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from shared import reasons
 from shared.binder import Binder, BindPort, Plan
 from shared.decision import Action, decide
+from shared.ecs import BIND_BATCH
 from shared.errors import CloudError
-from shared.events import InstanceCheck
+from shared.events import KIND_INSTANCE_STATE, InstanceCheck
 from shared.instance import Instance
 from shared.mapping import RoleMapping
-from shared.outcome import SKIPPED, Outcome, failed, planned
+from shared.outcome import FAILED, SKIPPED, Outcome, failed, planned
 from shared.retry import Backoff, Deadline, backoff_delays
 from shared.roles import RamPort, RoleCache
+
+# API calls that announce a new instance (the others name existing ones).
+CREATION_CALLS = frozenset({"RunInstances", "CreateInstance"})
+_WRITES = (Action.ATTACH, Action.REPLACE, Action.DETACH)
+
+EventOf = Callable[[str], "str | None"]
 
 
 class EcsPort(BindPort, Protocol):
@@ -34,11 +45,18 @@ class EcsPort(BindPort, Protocol):
 @dataclass(frozen=True)
 class EngineOptions:
     dry_run: bool = False
-    # Seconds to keep looking for instances an event names but the API does not show yet.
+    # Seconds to keep looking for new instances an event names that the API does not show yet.
     visibility_wait: float = 30.0
+    # Seconds of the budget the visibility wait leaves for deciding and writing.
+    apply_reserve: float = 5.0
     visibility_backoff: Backoff = field(
         default_factory=lambda: Backoff(base=0.5, cap=4.0, attempts=64)
     )
+
+
+def is_creation(check: InstanceCheck) -> bool:
+    """True for events that announce new instances, which may not be visible yet."""
+    return check.event_kind == KIND_INSTANCE_STATE or check.event_name in CREATION_CALLS
 
 
 class Engine:
@@ -64,51 +82,64 @@ class Engine:
 
     # -- entry points ---------------------------------------------------------------------------
 
-    def check(self, check: InstanceCheck, region: str) -> list[Outcome]:
-        """Bind what the mapping says for the instances one event names."""
+    def check(self, checks: InstanceCheck | Sequence[InstanceCheck], region: str) -> list[Outcome]:
+        """Bind what the mapping says for every instance the events name, in one region.
+
+        The events' ids are merged (one outcome per instance, carrying the first event's id), so
+        a batch of events costs the calls of one batch of instances.
+        """
+        checks = [checks] if isinstance(checks, InstanceCheck) else list(checks)
+        event_of: dict[str, str | None] = {}
+        for check in checks:
+            for instance_id in check.instance_ids:
+                event_of.setdefault(instance_id, check.event_id)
+        new = {i for c in checks if is_creation(c) for i in c.instance_ids}
         ecs = self.ecs_for(region)
         try:
-            instances = self._visible(ecs, list(check.instance_ids))
+            instances = self._visible(ecs, list(event_of), new)
         except CloudError as error:
-            return [
-                _api_failure(i, region, check.event_id, self.options.dry_run, error)
-                for i in check.instance_ids
-            ]
+            return [self._api_failure(i, region, event_of[i], error) for i in event_of]
         seen = {instance.instance_id for instance in instances}
         missing = [
-            _not_found(i, region, check.event_id, self.options.dry_run)
-            for i in check.instance_ids
-            if i not in seen
+            self._missing(i, region, event_of[i], i in new) for i in event_of if i not in seen
         ]
-        return self.settle(ecs, instances, check.event_id) + missing
+        immediate, writes = self._plan(ecs, instances, event_of.get)
+        by_id = {o.instance_id: o for o in [*immediate, *self._apply(ecs, writes), *missing]}
+        return [by_id[i] for i in event_of]
 
     def sweep(self, region: str, event_id: str | None) -> Iterator[Outcome]:
         """Every instance of the region, a page at a time (memory stays flat as fleets grow)."""
         ecs = self.ecs_for(region)
+        waiting = _WriteBuffer()
         try:
             for page in ecs.list_instances():
-                yield from self.settle(ecs, page, event_id)
+                immediate, writes = self._plan(ecs, page, lambda _: event_id)
+                yield from immediate
+                for batch in waiting.add(writes):
+                    yield from self._apply(ecs, batch)
         except CloudError as error:
             # A page that cannot be read ends this region's sweep (other regions go on). It is
-            # reported as a failure like any other, so a transient one makes the handler raise
-            # RetryLaterError instead of escaping as a raw CloudError with no summary.
-            yield _api_failure(None, region, event_id, self.options.dry_run, error)
+            # reported as a failure like any other, so a transient one makes the handler raise.
+            yield self._api_failure(None, region, event_id, error)
+        yield from self._apply(ecs, waiting.drain())
 
     # -- gather ---------------------------------------------------------------------------------
 
-    def _visible(self, ecs: EcsPort, ids: list[str]) -> list[Instance]:
-        """Describe the instances, waiting a bounded time for ones the API does not show yet."""
+    def _visible(self, ecs: EcsPort, ids: list[str], new: set[str]) -> list[Instance]:
+        """Describe the instances, waiting a bounded time for new ones not visible yet."""
         found = {i.instance_id: i for i in ecs.describe_instances(ids)}
-        budget = Deadline(min(self.options.visibility_wait, self.deadline.remaining()))
+        wait = min(
+            self.options.visibility_wait, self.deadline.remaining() - self.options.apply_reserve
+        )
+        budget = Deadline(max(0.0, wait))
         delays = backoff_delays(self.options.visibility_backoff, random.Random())
-        while len(found) < len(set(ids)):
+        while late := [i for i in ids if i not in found and i in new]:
             delay = next(delays, None)
             if delay is None or delay >= budget.remaining():
                 break
             self.sleep(delay)
-            late = [i for i in ids if i not in found]
             found.update((i.instance_id, i) for i in ecs.describe_instances(late))
-        return [found[i] for i in dict.fromkeys(ids) if i in found]
+        return [found[i] for i in ids if i in found]
 
     def _with_roles(self, ecs: EcsPort, instances: list[Instance]) -> list[Instance | None]:
         """Each instance with its current role; None where it vanished in between."""
@@ -122,55 +153,57 @@ class Engine:
             for instance in instances
         ]
 
-    # -- decide and apply -------------------------------------------------------------------------
+    # -- decide ---------------------------------------------------------------------------------
 
-    def settle(
-        self, ecs: EcsPort, instances: list[Instance], event_id: str | None
-    ) -> list[Outcome]:
-        """Gather roles, decide and apply for already-described instances."""
-        dry_run = self.options.dry_run
+    def _plan(
+        self, ecs: EcsPort, instances: list[Instance], event_of: EventOf
+    ) -> tuple[list[Outcome], list[Plan]]:
+        """Outcomes that need no write, and the plans that do (role checks passed)."""
         try:
             with_roles = self._with_roles(ecs, instances)
         except CloudError as error:
-            return [
-                _api_failure(i.instance_id, i.region, event_id, dry_run, error) for i in instances
+            failures = [
+                self._api_failure(i.instance_id, i.region, event_of(i.instance_id), error)
+                for i in instances
             ]
-        plans: list[Plan] = []
-        outcomes: dict[str, Outcome] = {}
+            return failures, []
+        immediate: list[Outcome] = []
+        writes: list[Plan] = []
         for original, instance in zip(instances, with_roles, strict=True):
-            if instance is None:
-                outcomes[original.instance_id] = _not_found(
-                    original.instance_id, original.region, event_id, dry_run
+            if instance is None:  # deleted between the two reads
+                immediate.append(
+                    self._missing(
+                        original.instance_id,
+                        original.region,
+                        event_of(original.instance_id),
+                        new=False,
+                    )
                 )
                 continue
-            decision = decide(instance, self.mapping)
-            plan = Plan(
-                instance,
-                decision,
-                planned(decision, instance.instance_id, instance.region, event_id, dry_run),
-            )
+            plan = self._decide(instance, event_of(instance.instance_id))
             refusal = self._role_refusal(plan)
             if refusal is not None:
-                outcomes[instance.instance_id] = refusal
+                immediate.append(refusal)
+            elif plan.decision.action in _WRITES:
+                writes.append(plan)
             else:
-                plans.append(plan)
-        writes = [p for p in plans if p.decision.action in _WRITES]
-        applied = [p.outcome for p in writes] if dry_run else Binder(ecs).apply(writes)
-        outcomes.update((o.instance_id or "", o) for o in applied)
-        outcomes.update(
-            (p.instance_id, p.outcome) for p in plans if p.decision.action not in _WRITES
+                immediate.append(plan.outcome)
+        return immediate, writes
+
+    def _decide(self, instance: Instance, event_id: str | None) -> Plan:
+        decision = decide(instance, self.mapping)
+        outcome = planned(
+            decision, instance.instance_id, instance.region, event_id, self.options.dry_run
         )
-        return [outcomes[i.instance_id] for i in instances]
+        return Plan(instance, decision, outcome)
 
     def _role_refusal(self, plan: Plan) -> Outcome | None:
         """A failed outcome when the role to attach is missing or does not trust ECS."""
-        if (
-            plan.decision.action not in (Action.ATTACH, Action.REPLACE)
-            or plan.decision.role is None
-        ):
+        role = plan.decision.role
+        if plan.decision.action not in (Action.ATTACH, Action.REPLACE) or role is None:
             return None
         try:
-            verdict = self.roles.verdict(plan.decision.role, self.ram)
+            verdict = self.roles.verdict(role, self.ram)
         except CloudError as error:
             return failed(
                 plan.outcome,
@@ -183,43 +216,82 @@ class Engine:
         if verdict is None:
             return None
         detail = (
-            f"role {plan.decision.role} does not exist"
+            f"role {role} does not exist"
             if verdict == reasons.ROLE_NOT_FOUND
-            else f"role {plan.decision.role} does not trust ecs.aliyuncs.com"
+            else f"role {role} does not trust ecs.aliyuncs.com"
         )
         return failed(plan.outcome, verdict, detail=detail)
 
+    # -- apply ----------------------------------------------------------------------------------
 
-_WRITES = (Action.ATTACH, Action.REPLACE, Action.DETACH)
+    def _apply(self, ecs: EcsPort, plans: list[Plan]) -> list[Outcome]:
+        if not plans:
+            return []
+        if self.options.dry_run:
+            return [plan.outcome for plan in plans]
+        return Binder(ecs).apply(plans)
+
+    # -- outcomes -------------------------------------------------------------------------------
+
+    def _missing(self, instance_id: str, region: str, event_id: str | None, new: bool) -> Outcome:
+        """An instance the API does not show. A new one may still appear: FC should retry."""
+        base = Outcome(
+            SKIPPED,
+            reasons.INSTANCE_NOT_FOUND,
+            instance_id=instance_id,
+            region=region,
+            event_id=event_id,
+            dry_run=self.options.dry_run,
+            detail="the API does not show this instance",
+        )
+        if not new:
+            return base
+        return replace(
+            base,
+            outcome=FAILED,
+            retryable=True,
+            detail="a new instance the API did not show within the visibility wait",
+        )
+
+    def _api_failure(
+        self, instance_id: str | None, region: str | None, event_id: str | None, error: CloudError
+    ) -> Outcome:
+        base = Outcome(
+            "",
+            "",
+            instance_id=instance_id,
+            region=region,
+            event_id=event_id,
+            dry_run=self.options.dry_run,
+        )
+        return failed(
+            base,
+            reasons.for_error_code(error.code),
+            error_code=error.code,
+            request_id=error.request_id,
+            detail=error.message,
+            retryable=error.transient,
+        )
 
 
-def _not_found(instance_id: str, region: str, event_id: str | None, dry_run: bool) -> Outcome:
-    return Outcome(
-        SKIPPED,
-        reasons.INSTANCE_NOT_FOUND,
-        instance_id=instance_id,
-        region=region,
-        event_id=event_id,
-        dry_run=dry_run,
-        detail="the API does not show this instance",
-    )
+class _WriteBuffer:
+    """Write plans of a sweep, held until a batch of the same kind and roles is full."""
 
+    def __init__(self, size: int = BIND_BATCH) -> None:
+        self.size = size
+        self._waiting: dict[tuple[str, str | None, str | None], list[Plan]] = {}
 
-def _api_failure(
-    instance_id: str | None,
-    region: str | None,
-    event_id: str | None,
-    dry_run: bool,
-    error: CloudError,
-) -> Outcome:
-    base = Outcome(
-        "", "", instance_id=instance_id, region=region, event_id=event_id, dry_run=dry_run
-    )
-    return failed(
-        base,
-        reasons.for_error_code(error.code),
-        error_code=error.code,
-        request_id=error.request_id,
-        detail=error.message,
-        retryable=error.transient,
-    )
+    def add(self, plans: Iterable[Plan]) -> Iterator[list[Plan]]:
+        """Take plans; yield every batch that became full."""
+        for plan in plans:
+            key = (plan.decision.action.value, plan.decision.role, plan.decision.previous_role)
+            batch = self._waiting.setdefault(key, [])
+            batch.append(plan)
+            if len(batch) == self.size:
+                yield self._waiting.pop(key)
+
+    def drain(self) -> list[Plan]:
+        """Everything still waiting (the binder groups it by role again)."""
+        rest = [plan for batch in self._waiting.values() for plan in batch]
+        self._waiting.clear()
+        return rest

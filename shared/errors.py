@@ -78,7 +78,3 @@ class MalformedResponseError(CloudError):
 
     def __init__(self, action: str, detail: str, *, request_id: str | None = None) -> None:
         super().__init__(action, "MalformedResponse", detail, request_id=request_id)
-
-
-class DeadlineExceededError(RolebinderError):
-    """Transient failures remained when the invocation's time budget ran out."""

@@ -13,13 +13,13 @@ from __future__ import annotations
 import functools
 import os
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from shared import config, reasons
-from shared.clients import ClientPool, Gateways, credentials_from
-from shared.engine import Engine, EngineOptions
+from shared.clients import ClientPool, build_engine, credentials_from
+from shared.engine import Engine
 from shared.errors import EventError, InputError, RolebinderError
 from shared.events import (
     IgnoredEvent,
@@ -29,7 +29,6 @@ from shared.events import (
     exclude_foreign,
     parse_delivery,
 )
-from shared.gateway import CallLimits
 from shared.journal import Journal
 from shared.mapping import RoleMapping, load_mapping
 from shared.outcome import IGNORED, Outcome
@@ -120,25 +119,15 @@ class Invocation:
         return str(region)
 
     def _engine(self) -> Engine:
-        deadline = Deadline(self._budget())
-        limits = CallLimits(api_timeout=self.settings.api_timeout)
-        gateways = Gateways(
-            self.runtime.pool,
-            credentials_from(self.env, self.context),
-            deadline,
-            limits,
-            self.home_region,
-        )
-        options = EngineOptions(
-            dry_run=self.settings.dry_run, visibility_wait=self.settings.visibility_wait
-        )
-        return Engine(
+        credentials = credentials_from(self.env, self.context)
+        return build_engine(
             self.runtime.mapping,
-            gateways.ecs,
-            gateways.ram(),
             self.runtime.roles,
-            deadline,
-            options,
+            self.runtime.pool,
+            credentials,
+            self.home_region,
+            Deadline(self._budget()),
+            self.settings,
         )
 
     def _budget(self) -> float:
@@ -146,15 +135,34 @@ class Invocation:
         seconds = float(timeout) if timeout else config.DEFAULT_BUDGET_SECONDS
         return max(1.0, seconds - self.settings.deadline_margin)
 
-    def _outcomes(self, engine: Engine, triggers: Iterable[Trigger]) -> Iterator[Outcome]:
+    def _outcomes(self, engine: Engine, triggers: list[Trigger]) -> Iterator[Outcome]:
+        """Outcomes in delivery order; each region's checks run as one merged batch first."""
+        checks: dict[str, list[InstanceCheck]] = {}
+        for trigger in triggers:
+            if isinstance(trigger, InstanceCheck):
+                checks.setdefault(self._region(trigger), []).append(trigger)
+        settled = {
+            (region, outcome.instance_id): outcome
+            for region, region_checks in checks.items()
+            for outcome in engine.check(region_checks, region)
+        }
         for trigger in triggers:
             if isinstance(trigger, IgnoredEvent):
                 yield _ignored(trigger, self.settings.dry_run)
             elif isinstance(trigger, InstanceCheck):
-                yield from engine.check(trigger, trigger.region or self.home_region)
-            elif isinstance(trigger, SweepRequest):
-                for region in trigger.regions or self.settings.regions or (self.home_region,):
-                    yield from engine.sweep(region, trigger.event_id)
+                region = self._region(trigger)
+                # An instance named by several events gets one outcome, at its first mention.
+                yield from (
+                    o
+                    for i in trigger.instance_ids
+                    if (o := settled.pop((region, i), None)) is not None
+                )
+        for sweep in (t for t in triggers if isinstance(t, SweepRequest)):
+            for region in sweep.regions or self.settings.regions or (self.home_region,):
+                yield from engine.sweep(region, sweep.event_id)
+
+    def _region(self, check: InstanceCheck) -> str:
+        return check.region or self.home_region
 
 
 def _ignored(event: IgnoredEvent, dry_run: bool) -> Outcome:

@@ -66,6 +66,7 @@ class Outcome:
         if self.error_code is not None:
             record["error_code"] = self.error_code
             record["request_id"] = self.request_id
+        if self.outcome == FAILED:
             record["retryable"] = self.retryable
         if self.detail:
             record["detail"] = self.detail

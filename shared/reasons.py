@@ -28,8 +28,6 @@ FOREIGN_ACCOUNT = "foreign-account"
 API_ERROR = "api-error"
 # The cloud refused the caller the permission it needs (PassRole, RAM action).
 PERMISSION_DENIED = "permission-denied"
-# Transient failures remained when the invocation ran out of time.
-DEADLINE_EXCEEDED = "deadline-exceeded"
 
 # Reasons for ignored events (no instance was looked at).
 UNSUPPORTED_EVENT = "unsupported-event"

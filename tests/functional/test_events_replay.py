@@ -95,7 +95,8 @@ ROWS: dict[str, Row] = {
             ignored(None, "unsupported-api-call", "5C1A7E3D-9B4F-4208-86C1-4E0A2D8B6F35"),
         ],
         {READER: "AppReader", PAY1: "Payments"},
-        binds(checks=2, roles=2),
+        # Both checks are merged into one batch: one read of each kind, one Attach per role.
+        binds(checks=1, roles=2),
     ),
     "cloudmonitor-ecs-instance-statechange-starting.json": Row(
         "instance_events",
@@ -186,7 +187,8 @@ ROWS: dict[str, Row] = {
             ignored(CLASSIC, "irrelevant-state", "c1e5a9b3-7d2a-4f84-8b6c-2e8a4d0f6b39"),
         ],
         {PAY2: "Payments"},
-        {**reads(2, 2), "GetRole": 1, "AttachInstanceRamRole": 1},
+        # The batch's checks are merged: one read of each kind for both instances.
+        {**reads(), "GetRole": 1, "AttachInstanceRamRole": 1},
     ),
     "eventbridge-tag-changeonresource.json": Row(
         "tag_events",
@@ -194,15 +196,16 @@ ROWS: dict[str, Row] = {
         {PAY2: "Payments"},
         binds(),
     ),
-    # The sweep: one page of instances, one role read for the four VPC instances.
+    # The sweep: one page of instances, one role read for the four VPC instances. Outcomes that
+    # need no write come first; writes wait for full batches (here: the end of the sweep).
     "fc-timer-sweep.json": Row(
         "reconcile",
         [
+            (CLASSIC, "skipped", "classic-network", "Payments", "payments-prod", TIMER_ID),
+            no_match(NOTAGS, TIMER_ID),
             payments(PAY1, TIMER_ID),
             payments(PAY2, TIMER_ID),
             attached(READER, "AppReader", "by-role-tag", TIMER_ID),
-            (CLASSIC, "skipped", "classic-network", "Payments", "payments-prod", TIMER_ID),
-            no_match(NOTAGS, TIMER_ID),
         ],
         {PAY1: "Payments", PAY2: "Payments", READER: "AppReader"},
         {**reads(), "GetRole": 2, "AttachInstanceRamRole": 2},

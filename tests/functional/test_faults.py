@@ -311,7 +311,7 @@ def test_an_instance_invisible_for_a_moment_is_waited_for(
     assert ecs_state(cloud) == {new: "Payments"}
 
 
-def test_an_instance_still_invisible_after_the_wait_is_skipped(
+def test_a_new_instance_still_invisible_after_the_wait_is_retried_by_fc(
     cloud: FakeCloud, client: AcsClient, handler_env, invoke
 ) -> None:
     # GIVEN a new instance invisible for an hour, and ROLEBINDER_VISIBILITY_WAIT=0.5
@@ -326,10 +326,15 @@ def test_an_instance_still_invisible_after_the_wait_is_skipped(
     run = invoke("instance_events", record)
     elapsed = time.monotonic() - started
 
-    # THEN it gives up within the wait: skipped, nothing asked of RAM or written
-    assert run.error is None
+    # THEN it gives up within the wait: failed and retryable (a new instance may still appear,
+    # so FC should deliver the event again), nothing asked of RAM or written
+    assert isinstance(run.error, RetryLaterError)
     line = run.outcome(new)
-    assert (line["outcome"], line["reason"]) == ("skipped", "instance-not-found")
+    assert (line["outcome"], line["reason"], line["retryable"]) == (
+        "failed",
+        "instance-not-found",
+        True,
+    )
     assert elapsed < 2.0
     assert set(cloud.calls.counts()) == {"DescribeInstances"}
     assert ecs_state(cloud) == {new: None}
