@@ -66,6 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "measured_at": report.now(),
             "seconds": round(time.monotonic() - started, 1),
             "quick": args.quick,
+            "revision": report.revision(),
             # Other work on the machine skews times (not call counts): 1-minute load averages.
             "load_before_after": [load, report.load()],
             "rows": [row.to_json() for row in rows],

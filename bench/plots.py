@@ -68,13 +68,9 @@ def _scaling(rows: Rows) -> Any:
     _loglog(axes[0], n, [r["measured"] for r in calls], "rolebinder, first sweep", "o-")
     _loglog(axes[0], n, [r["bound"] for r in calls], "lower bound (batch limits)", "k--")
     if steady:
-        _loglog(
-            axes[0],
-            [size_of(r["scenario"]) for r in steady],
-            [r["measured"] for r in steady],
-            "rolebinder, steady state",
-            "s-",
-        )
+        steady_n = [size_of(r["scenario"]) for r in steady]
+        _loglog(axes[0], steady_n, [r["measured"] for r in steady], "rolebinder, steady", "s-")
+        _loglog(axes[0], steady_n, [r["bound"] for r in steady], "lower bound, steady", "k:")
     axes[0].set(title="API calls per sweep", xlabel="instances", ylabel="calls")
     n = [size_of(r["scenario"]) for r in wall]
     _loglog(axes[1], n, [r["measured"] for r in wall], "rolebinder", "o-")
@@ -112,8 +108,16 @@ def _memory(rows: Rows) -> Any:
         (calls.get(size) or {}).get("detail", {}).get("tracemalloc", {}).get("peak_traced_mb")
         for size in n
     ]
+    steady = _select(rows, "sweeps", "(steady state", "peak RSS")
     figure, axis = plt.subplots(figsize=(7, 4.6))
-    axis.semilogx(n, [r["measured"] for r in peaks], "o-", label="peak RSS (ru_maxrss)")
+    axis.semilogx(n, [r["measured"] for r in peaks], "o-", label="peak RSS, first sweep")
+    if steady:
+        axis.semilogx(
+            [size_of(r["scenario"]) for r in steady],
+            [r["measured"] for r in steady],
+            "^-",
+            label="peak RSS, steady-state sweep",
+        )
     axis.semilogx(n, [r["bound"] for r in peaks], "k--", label="RSS after imports (floor)")
     if all(t is not None for t in traced):
         axis.semilogx(n, traced, "s-", label="peak traced Python heap (tracemalloc)")
@@ -156,6 +160,7 @@ def _calls(rows: Rows) -> Any:
         bars = axis.bar(xs, [v for v in values if v], width, label=name)
         axis.bar_label(bars, fmt="%d", fontsize=7)
     axis.set_yscale("log")
+    axis.set_ylim(bottom=1)
     axis.set_xticks([i + 0.4 - width / 2 for i in range(len(labels))])
     axis.set_xticklabels([_wrap(label) for label in labels], fontsize=8)
     axis.set(
@@ -196,6 +201,7 @@ def _burst(rows: Rows) -> Any:
     axis.axvline(row["bound"], color="black", linestyle="--", label=f"bound {row['bound']:.2f} s")
     axis.axvline(1.3 * row["bound"], color="green", linestyle=":", label="target: 1.3x bound")
     axis.set_xscale("symlog", linthresh=1.0)
+    axis.set_xlim(left=0)
     axis.set(
         title=f"Burst: {row['scenario']}",
         xlabel="seconds since the first RunInstances",

@@ -69,6 +69,7 @@ def test_call_bounds_follow_the_batch_limits(quick_run) -> None:
     assert by_scenario["one tag change (warm container)"]["bound"] == 3
     # 100 ids: 1 DescribeInstances (100) + 2 DescribeInstanceRamRole (50) + 1 Attach (100)
     assert by_scenario["RunInstances record, 100 ids (warm)"]["bound"] == 4
+    assert by_scenario["one delivery of 100 creation events (warm)"]["bound"] == 4
     # 200 instances, two roles of 100: 2 + 4 + 2
     assert by_scenario["sweep of 200 (2 roles interleaved)"]["bound"] == 8
 
