@@ -21,6 +21,7 @@ from fakecloud import ecs_api, ram_api
 from fakecloud.auth import AllowAll, Authenticator, KeyPair, Permissions
 from fakecloud.calllog import CallLog
 from fakecloud.clock import ManualClock, RealClock
+from fakecloud.corruption import corrupt
 from fakecloud.ecs import EcsBackend, Instance, Lifecycle
 from fakecloud.emitter import ApiCallFacts, Emitter, Event
 from fakecloud.errors import ApiError
@@ -82,6 +83,7 @@ class ApiRequest:
 class ApiResponse:
     status: int
     body: dict[str, Any]
+    raw: bytes | None = None  # when set, the bytes sent instead of `body` (a corrupt answer)
 
 
 @dataclass
@@ -222,6 +224,8 @@ class FakeCloud:
         try:
             body = self._process(request, params, call, request_id)
             response = ApiResponse(200, {"RequestId": request_id, **body})
+            if call.corruption is not None:
+                response.raw = corrupt(response.body, *call.corruption)
         except ApiError as error:
             response = ApiResponse(
                 error.status, _error_body(error, request_id, request.host, call.product)
@@ -257,6 +261,7 @@ class FakeCloud:
         _pause(plan.delay_after)
         if plan.drop_after:
             raise DropConnection
+        call.corruption = plan.corrupt
         return body
 
     def _trail(
@@ -395,6 +400,7 @@ class _CallInfo:
     params: dict[str, str]
     product: str = ""
     key: KeyPair | None = None
+    corruption: tuple[str, str | None] | None = None
 
 
 def _parse_params(request: ApiRequest) -> dict[str, str]:

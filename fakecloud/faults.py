@@ -4,6 +4,8 @@
 - `delay`: add latency before the action runs, or after it ran (`after=True`: the write happened,
   the client may time out waiting for the answer).
 - `drop`: close the connection without answering, before the action or after it ran.
+- `corrupt`: answer HTTP 200 with a malformed body (not JSON, empty, a missing or mistyped
+  field) after the action ran.
 - `rate_limit`: a token bucket per action answering `Throttling` (or another code) when empty.
 - `fail_instances`: per-instance failure items inside an Attach/Detach batch.
 - `invisible_after_create`: eventual consistency; new instances stay invisible to every action
@@ -19,6 +21,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from fakecloud.corruption import KINDS
 from fakecloud.errors import ApiError, fault_error
 
 
@@ -32,6 +35,8 @@ class Rule:
     message: str | None = None
     seconds: float = 0.0
     after: bool = False
+    corruption: str = ""  # for kind "corrupt": a fakecloud.corruption kind
+    path: str | None = None
 
     def applies(self, action: str) -> bool:
         return self.action in ("*", action) and (self.times is None or self.times > 0)
@@ -83,6 +88,7 @@ class Plan:
     delay_after: float = 0.0
     drop_before: bool = False
     drop_after: bool = False
+    corrupt: tuple[str, str | None] | None = None  # (kind, path) for a malformed 200 answer
 
 
 class FaultPlan:
@@ -112,6 +118,14 @@ class FaultPlan:
 
     def drop(self, action: str, times: int | None = 1, after: bool = False) -> None:
         self._add(Rule("drop", action, times, after=after))
+
+    def corrupt(
+        self, action: str, kind: str, path: str | None = None, times: int | None = 1
+    ) -> None:
+        """Answer 200 with a malformed body (after the action ran); see fakecloud.corruption."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown corruption {kind!r}; one of {', '.join(KINDS)}")
+        self._add(Rule("corrupt", action, times, corruption=kind, path=path))
 
     def rate_limit(
         self, action: str, per_second: float, burst: float | None = None, code: str = "Throttling"
@@ -166,7 +180,9 @@ class FaultPlan:
             rule.use()
             raise fault_error(rule.code, rule.status, rule.message)
         rule.use()
-        if rule.kind == "delay":
+        if rule.kind == "corrupt":
+            plan.corrupt = (rule.corruption, rule.path)
+        elif rule.kind == "delay":
             if rule.after:
                 plan.delay_after += rule.seconds
             else:
@@ -216,6 +232,8 @@ class FaultPlan:
             self.delay(**item)
         for item in spec.get("drop", []):
             self.drop(**item)
+        for item in spec.get("corrupt", []):
+            self.corrupt(**item)
         for item in spec.get("rate_limit", []):
             self.rate_limit(**item)
         for item in spec.get("fail_instances", []):

@@ -66,10 +66,15 @@ class _Handler(BaseHTTPRequestHandler):
         except DropConnection:
             self._drop()
             return
+        if response.raw is not None:
+            self._send(response.status, response.raw)
+            return
         self._reply(response.status, response.body)
 
     def _reply(self, status: int, payload: Any) -> None:
-        data = json.dumps(payload, ensure_ascii=False).encode()
+        self._send(status, json.dumps(payload, ensure_ascii=False).encode())
+
+    def _send(self, status: int, data: bytes) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json;charset=utf-8")
         self.send_header("Content-Length", str(len(data)))

@@ -74,7 +74,12 @@ class CloudError(RolebinderError):
 
 
 class MalformedResponseError(CloudError):
-    """A 2xx response whose body does not have the documented shape."""
+    """A 2xx response whose body does not have the documented shape.
+
+    Transient: a gateway glitch answering an HTML page is the usual cause, and a retry (ours,
+    or FC's redelivery) is how nothing gets lost; a lasting change of shape ends in the
+    dead-letter queue with this error on every attempt.
+    """
 
     def __init__(self, action: str, detail: str, *, request_id: str | None = None) -> None:
-        super().__init__(action, "MalformedResponse", detail, request_id=request_id)
+        super().__init__(action, "MalformedResponse", detail, request_id=request_id, transient=True)
