@@ -26,10 +26,18 @@ from shared.ram import RamGateway
 from shared.retry import Deadline
 from shared.roles import RoleCache
 
-# The SDK logs every error answer, message included; the SignatureDoesNotMatch message echoes
-# the string to sign, which holds the security token. We log errors ourselves, redacted.
-for _name in ("aliyunsdkcore", "aliyunsdkcore.client", "aliyunsdkcore.http.http_response"):
-    logging.getLogger(_name).setLevel(logging.CRITICAL + 1)
+SDK_LOGGERS = ("aliyunsdkcore", "aliyunsdkcore.client", "aliyunsdkcore.http.http_response")
+
+
+def silence_sdk_logging() -> None:
+    """The SDK logs every error answer, message included, and the SignatureDoesNotMatch message
+    echoes the string to sign, which holds the security token. We log errors ourselves,
+    redacted, so the SDK's loggers stay quiet."""
+    for name in SDK_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+
+
+silence_sdk_logging()
 
 
 @dataclass(frozen=True)

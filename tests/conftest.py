@@ -1,4 +1,8 @@
-"""Fixtures: a fresh fake cloud per test, served on an ephemeral 127.0.0.1 port."""
+"""Fixtures: a fresh fake cloud per test, served on an ephemeral 127.0.0.1 port.
+
+Every test also runs under the secret scan (tests/secrets_scan.py): a test whose output or log
+records carry an AccessKey secret, a security token or a signature fails.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,10 @@ import pytest
 from aliyunsdkcore.client import AcsClient
 
 from fakecloud import FakeCloud, FakeCloudServer, ManualClock
+from shared.clients import silence_sdk_logging
 from tests.support import make_client
+
+pytest_plugins = ["tests.secrets_scan"]
 
 # The SDK honours proxy variables; the fake is always reached directly.
 for _name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
@@ -18,6 +25,8 @@ os.environ["NO_PROXY"] = "127.0.0.1,localhost"
 # The SDK reads these before any credential object it is given; they must never leak in.
 os.environ.pop("ALIYUN_ACCESS_KEY_ID", None)
 os.environ.pop("ALIYUN_ACCESS_KEY_SECRET", None)
+# As in production (shared.clients): the SDK's own error logs would echo signed strings.
+silence_sdk_logging()
 
 
 @pytest.fixture

@@ -138,16 +138,16 @@ def _configure_handlers(url: str, mapping: Path, args: argparse.Namespace) -> No
 
 
 def _announce(url: str, mapping: Path) -> None:
-    from fakecloud import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET  # noqa: PLC0415
+    from fakecloud import DEFAULT_ACCESS_KEY_ID  # noqa: PLC0415
 
     print(
         f"# fake cloud on {url} (admin: {url}/_fake/state), account {ACCOUNT_ID}, "
         f"VPC {LOCAL_VPC} / vSwitch {LOCAL_VSWITCH}",
         file=sys.stderr,
     )
+    # Secrets are never printed, not even the fake's own: its default pair is in README.
     print(
-        f"# key pair {DEFAULT_ACCESS_KEY_ID} / {DEFAULT_ACCESS_KEY_SECRET} (test-only), "
-        f"mapping {mapping}",
+        f"# AccessKey id {DEFAULT_ACCESS_KEY_ID} (the fake's default test key), mapping {mapping}",
         file=sys.stderr,
     )
 
