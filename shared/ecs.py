@@ -81,7 +81,9 @@ class EcsGateway:
             if token:
                 request.set_NextToken(token)
             answer = Answer("DescribeInstances", self.transport.read(request))
-            items = answer.get("Instances.Instance", list, [])
+            # Required: the documented answer always carries the list, empty when nothing
+            # matches. Read as "no instances", a broken answer would skip a tag event for good.
+            items = answer.get("Instances.Instance", list)
             yield [
                 self._instance(answer, item, f"Instances.Instance[{i}]")
                 for i, item in enumerate(items)
@@ -126,12 +128,14 @@ class EcsGateway:
             middle = len(batch) // 2
             return {**self._roles(batch[:middle]), **self._roles(batch[middle:])}
         # Role-less instances may be omitted or listed with an empty name: both mean "none".
+        # The list and each item's name are required all the same: a broken answer read as
+        # "no role" would decide on a binding the instance does not have.
         roles: dict[str, str | None] = dict.fromkeys(batch)
-        for i, item in enumerate(answer.get("InstanceRamRoleSets.InstanceRamRoleSet", list, [])):
+        for i, item in enumerate(answer.get("InstanceRamRoleSets.InstanceRamRoleSet", list)):
             where = f"InstanceRamRoleSets.InstanceRamRoleSet[{i}]"
             instance_id = item_get(answer, item, where, "InstanceId", str)
             if instance_id in roles:
-                roles[instance_id] = item_get(answer, item, where, "RamRoleName", str, "") or None
+                roles[instance_id] = item_get(answer, item, where, "RamRoleName", str) or None
         return roles
 
     def attach_role(self, role: str, instance_ids: Sequence[str]) -> dict[str, BindResult]:

@@ -37,7 +37,9 @@ class RamGateway:
                 return None
             raise
         role_name = answer.get("Role.RoleName", str)
-        document = answer.get("Role.AssumeRolePolicyDocument", str, "")
+        # Required: without it the answer is broken, which is worth a retry; "does not trust
+        # ECS" would be a permanent verdict, cached for the container's lifetime.
+        document = answer.get("Role.AssumeRolePolicyDocument", str)
         return RoleInfo(role_name, trusts_service(document, ECS_SERVICE))
 
 
