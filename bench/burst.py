@@ -113,6 +113,7 @@ def _burst(world: World, batches: int, amount: int, timeout: float, drain: float
         "throttled_answers": sum(
             1 for c in world.cloud.calls.all(mark) if c.code.startswith("Throttling")
         ),
+        "answers": world.answers(mark),
         "bus": {
             "delivered": bus.stats.delivered,
             "retried": bus.stats.retried,

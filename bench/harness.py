@@ -202,6 +202,13 @@ class World:
         """Calls per action since `mark()`, from the fake's call log."""
         return dict(Counter(c.action for c in self.cloud.calls.all(since)))
 
+    def answers(self, since: int = 0) -> dict[str, dict[str, int]]:
+        """Per action, how the fake answered since `mark()`: "ok" or the error code."""
+        found: dict[str, Counter[str]] = {}
+        for c in self.cloud.calls.all(since):
+            found.setdefault(c.action, Counter())[c.code or "ok"] += 1
+        return {action: dict(codes) for action, codes in found.items()}
+
     def server_seconds(self, since: int = 0) -> float:
         """Time the fake spent answering (its call log's duration_ms), since `mark()`."""
         return sum(c.duration_ms for c in self.cloud.calls.all(since)) / 1000

@@ -190,6 +190,6 @@ def _rows(samples: dict[str, list[float]], profile: dict[str, Any], events: int)
             statistics.median(wall),
             statistics.median(samples["wait"]),
             target="(reported)",
-            bound_kind="API wait",
+            bound_kind="its API wait",
         ),
     ]

@@ -44,12 +44,18 @@ class Row:
         value = self.ratio if self.goal_on == "ratio" else self.measured
         if value is None or math.isnan(value):  # no ratio, or NaN: did not finish
             return "did not finish"
-        unit = "x bound" if self.goal_on == "ratio" else f" {self.unit}"
+        if self.goal_on == "ratio":
+            return (
+                f"{value:.2f}x the bound against {self.goal:g}x"
+                f" ({value / self.goal:.2f}x the target)"
+            )
+        unit = f" {self.unit}"
         if not self.goal:
             return f"{show(value)}{unit} against 0"
+        over = value - self.goal
         return (
-            f"{show(value)}{unit} against {show(self.goal)}{unit}"
-            f" ({value / self.goal:.2f}x the target)"
+            f"{show(value)}{unit} against {show(self.goal)}{unit}:"
+            f" {show(over)}{unit} over ({value / self.goal:.2f}x the target)"
         )
 
     def to_json(self) -> dict[str, Any]:
