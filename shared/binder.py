@@ -20,7 +20,7 @@ from shared.decision import Action, Decision
 from shared.ecs import BIND_BATCH, BindResult, chunks
 from shared.errors import CloudError
 from shared.instance import Instance
-from shared.outcome import ATTACHED, REPLACED, SKIPPED, UNCHANGED, Outcome, failed
+from shared.outcome import ATTACHED, FAILED, REPLACED, SKIPPED, UNCHANGED, Outcome, failed
 
 
 class BindPort(Protocol):
@@ -112,11 +112,12 @@ class Binder:
                         done,
                         confirmed=lambda plan, current: current == plan.decision.role,
                     )
+                # Only a replace whose attach failed: one beaten by another invocation has its
+                # desired role, and putting the old one back would undo the winner's write.
                 rollback += [
                     p
                     for p in members
-                    if p.decision.action == Action.REPLACE
-                    and done[p.instance_id].outcome != p.outcome.outcome
+                    if p.decision.action == Action.REPLACE and done[p.instance_id].outcome == FAILED
                 ]
         self._roll_back(rollback, done)
 

@@ -77,6 +77,26 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(f"{label:<{width}}  {TALLY[key]:>7,}")
 
 
+def tag_change_event(instance_id: str, account: str = "1234567890123456") -> dict[str, Any]:
+    """An EventBridge tag-change event naming one instance (the tags it carries are never read)."""
+    return {
+        "id": f"evt-tag-{instance_id}",
+        "source": "acs.tag",
+        "specversion": "1.0",
+        "type": "tag:Tag:ChangeOnResource",
+        "subject": f"acs:ecs:cn-hangzhou:{account}:instance/{instance_id}",
+        "aliyunaccountid": account,
+        "aliyunregionid": "cn-hangzhou",
+        "data": {
+            "product": "ecs",
+            "resourceType": "instance",
+            "resourceId": instance_id,
+            "changedTagKeys": ["team"],
+            "tags": {},
+        },
+    }
+
+
 # -- the campaign's bookkeeping -------------------------------------------------------------------
 
 

@@ -38,6 +38,7 @@ from tests.hardening.conftest import (
     Run,
     assert_nothing_swallowed,
     check_bindings,
+    tag_change_event,
     wait_for,
 )
 
@@ -338,26 +339,6 @@ MAPPING_REPLACE = {
 }
 
 
-def tag_event(instance_id: str) -> dict[str, Any]:
-    """An EventBridge tag-change event naming one instance (its tags are never read)."""
-    return {
-        "id": f"evt-tag-{instance_id}",
-        "source": "acs.tag",
-        "specversion": "1.0",
-        "type": "tag:Tag:ChangeOnResource",
-        "subject": f"acs:ecs:cn-hangzhou:1234567890123456:instance/{instance_id}",
-        "aliyunaccountid": "1234567890123456",
-        "aliyunregionid": "cn-hangzhou",
-        "data": {
-            "product": "ecs",
-            "resourceType": "instance",
-            "resourceId": instance_id,
-            "changedTagKeys": ["team"],
-            "tags": {},
-        },
-    }
-
-
 def test_an_instance_list_missing_from_the_answer_is_not_an_absent_instance(
     cloud: FakeCloud, invoke: Callable[..., Run], figures: Figures
 ) -> None:
@@ -367,7 +348,7 @@ def test_an_instance_list_missing_from_the_answer_is_not_an_absent_instance(
     figures["faults_injected"] += 1
 
     # WHEN its tag event is handled
-    run = invoke("tag_events", tag_event("i-hard00list01"))
+    run = invoke("tag_events", tag_change_event("i-hard00list01"))
 
     # THEN it is a retryable MalformedResponse failure, so FC delivers the event again; read as
     # "no such instance" it would be skipped for good (a tag event is no creation to wait for)
@@ -379,7 +360,7 @@ def test_an_instance_list_missing_from_the_answer_is_not_an_absent_instance(
     )
     assert "Instances.Instance" in line["detail"]
     assert isinstance(run.error, RetryLaterError)
-    again = invoke("tag_events", tag_event("i-hard00list01"))
+    again = invoke("tag_events", tag_change_event("i-hard00list01"))
     assert again.outcome("i-hard00list01")["outcome"] == "attached"
     assert check_bindings(figures, cloud, {"i-hard00list01": "Payments"}) == {}
 
