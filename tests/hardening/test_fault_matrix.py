@@ -269,7 +269,9 @@ def campaign(
     bound = {i.instance_id: i.role for i in cloud.ecs("cn-hangzhou").instances.values()}
     if any(bound.get(i) != role for i, role in delivery.expected.items()):
         cloud.faults.clear()
-        steps.append(("sweep", invoke("reconcile", timer_event())))
+        sweep = invoke("reconcile", timer_event())
+        assert_nothing_swallowed(sweep, cloud, delivery.expected)
+        steps.append(("sweep", sweep))
     return steps, injected
 
 
