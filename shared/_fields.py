@@ -27,6 +27,9 @@ _ACCOUNT = re.compile(r"[0-9]{1,32}")
 # `arn:` prefix and may use `*` for region and account. DOTALL so a newline cannot hide.
 _ARN = re.compile(r"(?:arn:)?acs:([^:]*):[^:]*:[^:]*:([^/:]+)/(.*)", re.DOTALL)
 _SHOW_LIMIT = 80
+# What cannot go on one log line as it is: C0/C1 controls, line and paragraph separators, and
+# lone surrogates, which JSON escapes (\ud800) can produce but UTF-8 cannot encode.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
 def fail(path: str, problem: str) -> NoReturn:
@@ -52,6 +55,19 @@ def show(value: object) -> str:
         return kind(value)
     text = repr(value)
     return text if len(text) <= _SHOW_LIMIT else text[: _SHOW_LIMIT - 3] + "..."
+
+
+def printable(text: str, limit: int = 0) -> str:
+    """`text` with unprintable characters escaped (`\\n`, `\\ud800`), cut at `limit` if given.
+
+    For what an event says that is only ever logged: ids, names and keys.
+    """
+    escaped = _UNPRINTABLE.sub(_escape, text[:limit] if limit else text)
+    return escaped[:limit] if limit else escaped
+
+
+def _escape(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape").decode()
 
 
 def loads(text: str, path: str) -> object:
@@ -157,6 +173,11 @@ class Fields:
     def opt_text(self, key: str) -> str | None:
         """An optional string; absent and null both read as None."""
         return None if self.obj.get(key) is None else self.text(key)
+
+    def opt_label(self, key: str) -> str | None:
+        """An optional string that is only ever logged (an event id), made printable."""
+        value = self.opt_text(key)
+        return None if value is None else printable(value)
 
     def opt_region(self, key: str) -> str | None:
         """An optional region id."""

@@ -24,6 +24,7 @@ from shared._fields import (
     kind,
     loads,
     parse_arn,
+    printable,
     region,
     show,
 )
@@ -173,7 +174,7 @@ def _loose_event_id(element: object) -> str | None:
         return None
     for key in ("id", "eventId"):
         if isinstance(element.get(key), str):
-            return element[key]
+            return printable(element[key])
     return None
 
 
@@ -186,7 +187,7 @@ def _parse_event(event: Fields) -> Trigger:
         return _parse_trail(event, _Meta())
     if isinstance(event.obj.get("product"), str) and event.has("name"):
         return _parse_cloudmonitor(event)
-    keys = [key[:40] if isinstance(key, str) else kind(key) for key in list(event.obj)[:12]]
+    keys = [printable(k, 40) if isinstance(k, str) else kind(k) for k in list(event.obj)[:12]]
     more = ", ..." if len(event.obj) > len(keys) else ""
     seen = f"keys {', '.join(keys)}{more}" if keys else "no keys"
     detail = f"unrecognised event with {seen}"
@@ -197,7 +198,7 @@ def _parse_cloudevent(event: Fields) -> Trigger:
     event.text("specversion")  # read only to refuse a broken envelope early
     source, event_type = event.text("source"), event.text("type")
     meta = _Meta(
-        event.opt_text("id"),
+        event.opt_label("id"),
         event.opt_region("aliyunregionid"),
         event.opt_account("aliyunaccountid"),
     )
@@ -232,7 +233,7 @@ def _cloudevent_payload(event: Fields) -> Fields:
 
 def _parse_cloudmonitor(event: Fields) -> Trigger:
     product, name = event.text("product").casefold(), event.text("name")
-    meta = _Meta(event.opt_text("id"), event.opt_region("regionId"), event.opt_account("userId"))
+    meta = _Meta(event.opt_label("id"), event.opt_region("regionId"), event.opt_account("userId"))
     if product == "ecs" and name == "Instance:StateChange":
         return _parse_state_payload(event.child("content"), meta)
     if product == "tag" and name == TAG_CHANGE:
@@ -270,7 +271,8 @@ def _parse_trail(record: Fields, envelope: _Meta) -> Trigger:
     meta = envelope.prefer(_trail_meta(record))
     error_code = record.opt_text("errorCode")
     if error_code:
-        return meta.ignore(reasons.FAILED_API_CALL, f"{name} failed with {show(error_code)}")
+        detail = f"{printable(name, 80)} failed with {show(error_code)}"
+        return meta.ignore(reasons.FAILED_API_CALL, detail)
     parser = _API_CALL_PARSERS.get(name)
     if parser is None:
         detail = f"API call {show(name)} neither creates nor tags instances"
@@ -294,7 +296,7 @@ def _trail_meta(record: Fields) -> _Meta:
     params = record.opt_child("requestParameters") if region_id is None else None
     if params is not None:
         region_id = params.opt_region("RegionId")
-    return _Meta(record.opt_text("eventId"), region_id, account)
+    return _Meta(record.opt_label("eventId"), region_id, account)
 
 
 def _run_instances(record: Fields, meta: _Meta, name: str) -> Trigger:
@@ -354,7 +356,7 @@ _API_CALL_PARSERS: dict[str, Callable[[Fields, _Meta, str], Trigger]] = {
 
 
 def _parse_timer(event: Fields) -> SweepRequest:
-    name, time = event.text("triggerName"), event.text("triggerTime")
+    name, time = printable(event.text("triggerName")), printable(event.text("triggerTime"))
     regions = _sweep_regions(event.opt_text("payload"), event.at("payload"))
     return SweepRequest(f"timer:{name}:{time}", name, time, regions)
 

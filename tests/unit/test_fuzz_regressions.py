@@ -1,0 +1,73 @@
+"""Regressions found by the fuzz suite (tests/fuzz): each case is the smallest input it found."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from shared.events import IgnoredEvent, Trigger, parse_delivery
+
+UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+STATE_EVENT = {
+    "id": "ev-1",
+    "source": "acs.ecs",
+    "specversion": "1.0",
+    "type": "ecs:Instance:StateChange",
+    "aliyunregionid": "cn-hangzhou",
+    "data": {"resourceId": "i-bp1abc", "resourceType": "ALIYUN::ECS::Instance", "state": "Running"},
+}
+
+
+def strings_of(trigger: Trigger) -> list[str]:
+    """Every string a trigger carries to the journal."""
+    values = vars(trigger).values()
+    return [v for v in values if isinstance(v, str)] + [
+        item for v in values if isinstance(v, tuple) for item in v
+    ]
+
+
+# --- events: text taken from an event must be loggable ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"id": "\ud800", "x": 1},  # unrecognised, id kept loosely
+        {**STATE_EVENT, "id": "a\ud800\nb"},  # CloudEvent id
+        {"ver": "1.0", "id": "\udfff", "product": "Other", "name": "x"},  # CloudMonitor id
+        {"eventName": "X", "eventType": "ApiCall", "eventId": "\ud800\x1b"},  # ActionTrail
+        {"triggerTime": "\ud800", "triggerName": "\u2028", "payload": ""},  # FC timer
+    ],
+    ids=["loose-id", "cloudevent-id", "cloudmonitor-id", "actiontrail-id", "timer"],
+)
+def test_lone_surrogates_and_controls_in_ids_are_escaped(event: dict[str, Any]) -> None:
+    # GIVEN JSON text whose \\ud800 escapes decode to lone surrogates (which UTF-8 cannot encode:
+    # the journal's write to stdout raised UnicodeEncodeError and the handler crashed)
+    raw = json.dumps(event).encode()
+    # WHEN parsed
+    [trigger] = parse_delivery(raw)
+    # THEN every string of the trigger can be written as one line of UTF-8
+    for text in strings_of(trigger):
+        assert not UNPRINTABLE.search(text), text
+        text.encode("utf-8")
+
+
+def test_escaped_ids_keep_their_readable_form() -> None:
+    [trigger] = parse_delivery(json.dumps({**STATE_EVENT, "id": "ev\n\ud800-é"}))
+    assert trigger.event_id == "ev\\n\\ud800-é"
+
+
+def test_unrecognised_keys_are_shown_printable_and_short() -> None:
+    [trigger] = parse_delivery({"\x1f": None, "\u2028" * 100: 1})
+    assert isinstance(trigger, IgnoredEvent)
+    assert trigger.detail == "unrecognised event with keys \\x1f, " + "\\u2028" * 6 + "\\u20"
+
+
+def test_failed_api_call_name_is_shown_printable_and_short() -> None:
+    record = {"eventName": "\x00Run" * 1000, "eventType": "ApiCall", "errorCode": "NoStock"}
+    [trigger] = parse_delivery(record)
+    assert isinstance(trigger, IgnoredEvent)
+    assert trigger.detail == "\\x00Run" * 11 + "\\x0 failed with 'NoStock'"
