@@ -22,6 +22,9 @@ MAX_IDS = 1000
 
 _INSTANCE_ID = re.compile(r"i-[A-Za-z0-9]{1,64}")
 _REGION = re.compile(r"[a-z]{2,}-[a-z0-9-]+")
+# The longest region id (cn-shanghai-finance-1) has 21 characters. The bound matters: the engine
+# builds an SDK client for each region it is given, and a warm container keeps them all.
+_REGION_LIMIT = 64
 _ACCOUNT = re.compile(r"[0-9]{1,32}")
 # Events write `acs:ecs:<region>:<uid>:instance/<id>`; the Tag service writes the same with an
 # `arn:` prefix and may use `*` for region and account. DOTALL so a newline cannot hide.
@@ -108,7 +111,7 @@ def decode(raw: object, max_bytes: int) -> object:
 
 def region(value: object, path: str) -> str:
     """A region id such as `cn-hangzhou`; anything else is an error at `path`."""
-    if not isinstance(value, str) or not _REGION.fullmatch(value):
+    if not isinstance(value, str) or len(value) > _REGION_LIMIT or not _REGION.fullmatch(value):
         fail(path, f"invalid region {show(value)}")
     return value
 

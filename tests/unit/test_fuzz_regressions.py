@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from shared.events import IgnoredEvent, Trigger, parse_delivery
+from shared.errors import EventError
+from shared.events import IgnoredEvent, InstanceCheck, SweepRequest, Trigger, parse_delivery
 
 UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 STATE_EVENT = {
@@ -71,3 +72,30 @@ def test_failed_api_call_name_is_shown_printable_and_short() -> None:
     [trigger] = parse_delivery(record)
     assert isinstance(trigger, IgnoredEvent)
     assert trigger.detail == "\\x00Run" * 11 + "\\x0 failed with 'NoStock'"
+
+
+# --- events: region ids are short ---------------------------------------------------------------
+
+
+def test_region_of_64_characters_is_the_longest_accepted() -> None:
+    longest = "cn-" + "a" * 61
+    [trigger] = parse_delivery({**STATE_EVENT, "aliyunregionid": longest})
+    assert isinstance(trigger, InstanceCheck)
+    assert trigger.region == longest
+
+
+@pytest.mark.parametrize("length", [62, 100_000])
+def test_longer_region_ids_are_invalid(length: int) -> None:
+    # Each region an event names gets an SDK client that a warm container keeps.
+    with pytest.raises(EventError, match=r"^aliyunregionid: invalid region 'cn-aaa"):
+        parse_delivery({**STATE_EVENT, "aliyunregionid": "cn-" + "a" * length})
+
+
+def test_timer_regions_are_bounded_too() -> None:
+    payload = json.dumps({"regions": ["cn-hangzhou", "cn-" + "a" * 62]})
+    with pytest.raises(EventError, match=r"^payload\.regions\[1\]: invalid region"):
+        parse_delivery({"triggerTime": "t", "triggerName": "n", "payload": payload})
+    payload = json.dumps({"regions": ["cn-hangzhou"]})
+    [sweep] = parse_delivery({"triggerTime": "t", "triggerName": "n", "payload": payload})
+    assert isinstance(sweep, SweepRequest)
+    assert sweep.regions == ("cn-hangzhou",)
