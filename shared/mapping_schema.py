@@ -11,6 +11,7 @@ import functools
 import itertools
 import json
 import os
+import re
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,9 @@ MAX_DEPTH = 32
 MAX_VALUES = 200_000
 # A broken generated file can produce thousands of problems; the first ones say enough.
 MAX_PROBLEMS = 50
+# What json.dumps leaves unescaped but a one-line, UTF-8 message cannot hold: DEL and the C1
+# controls, the line and paragraph separators, and lone surrogates.
+_UNPRINTABLE = re.compile(r"[\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 KeyPath = tuple[Any, ...]
 Found = tuple[KeyPath, str]  # a problem before its path is formatted: (path elements, message)
@@ -83,8 +87,6 @@ def _validator() -> Any:
 
 @functools.lru_cache(maxsize=64)
 def _compiled(pattern: str) -> Any:
-    import re  # noqa: PLC0415
-
     # JSON Schema regexes are ECMA-262, where `$` is the end of input; Python's `$` also matches
     # before a final newline, which would let "Payments\n" pass as a role name.
     if pattern.endswith("$") and not pattern.endswith("\\$"):
@@ -252,7 +254,7 @@ def show(value: object, depth: int = 0) -> str:
     """A short, safe, JSON-like rendering of any value for a message (long values truncated)."""
     if isinstance(value, str):
         quoted = json.dumps(_clip(value, 60), ensure_ascii=False)
-        return quoted.encode("utf-8", "backslashreplace").decode("utf-8")  # lone surrogates
+        return _UNPRINTABLE.sub(lambda match: f"\\u{ord(match.group()):04x}", quoted)
     if value is None or isinstance(value, bool):
         return json.dumps(value)
     if isinstance(value, int):  # str() of a 5000-digit int raises ValueError on Python 3.11+

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from shared.errors import EventError
+from shared.errors import EventError, MappingError
 from shared.events import IgnoredEvent, InstanceCheck, SweepRequest, Trigger, parse_delivery
+from shared.mapping import mapping_from_document, parse_mapping
 
 UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 STATE_EVENT = {
@@ -19,6 +20,11 @@ STATE_EVENT = {
     "type": "ecs:Instance:StateChange",
     "aliyunregionid": "cn-hangzhou",
     "data": {"resourceId": "i-bp1abc", "resourceType": "ALIYUN::ECS::Instance", "state": "Running"},
+}
+MAPPING = {
+    "version": 1,
+    "roles": ["Payments"],
+    "rules": [{"name": "payments", "when": {"tags": {"team": "payments"}}, "role": "Payments"}],
 }
 
 
@@ -99,3 +105,24 @@ def test_timer_regions_are_bounded_too() -> None:
     [sweep] = parse_delivery({"triggerTime": "t", "triggerName": "n", "payload": payload})
     assert isinstance(sweep, SweepRequest)
     assert sweep.regions == ("cn-hangzhou",)
+
+
+# --- mapping: problems are short single lines ---------------------------------------------------
+
+
+def problems(document: object = None, text: str | None = None) -> list[str]:
+    with pytest.raises(MappingError) as caught:
+        if text is None:
+            mapping_from_document(document)
+        else:
+            parse_mapping(text)
+    return [str(problem) for problem in caught.value.problems]
+
+
+@pytest.mark.parametrize("char", ["\x7f", "\x85", "\x9f", "\u2028", "\u2029", "\ud800"])
+def test_quoted_values_escape_what_json_leaves_raw(char: str) -> None:
+    # json.dumps(ensure_ascii=False) leaves DEL, C1 controls and U+2028/9 as they are; U+0085
+    # and U+2028 are line breaks to str.splitlines() and to many log viewers.
+    [problem] = problems({**MAPPING, "on_no_match": f"a{char}b"})
+    escaped = f"\\u{ord(char):04x}"
+    assert problem == f'on_no_match: must be one of keep, detach, got "a{escaped}b"'
