@@ -247,7 +247,9 @@ def _format_path(document: object, path: KeyPath) -> str:
 
 
 def _is_bare(key: str) -> bool:
-    return bool(key) and all(char.isascii() and (char.isalnum() or char in "_-") for char in key)
+    # A long key is quoted, and so clipped by show(): a path stays one short line.
+    plain = (char.isascii() and (char.isalnum() or char in "_-") for char in key)
+    return 0 < len(key) <= 60 and all(plain)
 
 
 def show(value: object, depth: int = 0) -> str:

@@ -126,3 +126,16 @@ def test_quoted_values_escape_what_json_leaves_raw(char: str) -> None:
     [problem] = problems({**MAPPING, "on_no_match": f"a{char}b"})
     escaped = f"\\u{ord(char):04x}"
     assert problem == f'on_no_match: must be one of keep, detach, got "a{escaped}b"'
+
+
+def test_a_long_unknown_key_is_quoted_and_clipped_in_the_path() -> None:
+    key = "on_no_match" * 1000
+    [problem] = problems({**MAPPING, key: "keep"})
+    assert problem.startswith('["on_no_matchon_no_match')
+    assert '..."]: unknown key' in problem
+    assert len(problem) < 200
+
+
+def test_keys_up_to_60_characters_stay_bare() -> None:
+    [problem] = problems({**MAPPING, "k" * 60: 1})
+    assert problem.startswith("k" * 60 + ": unknown key")
