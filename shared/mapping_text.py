@@ -75,7 +75,9 @@ def _yaml_reason(exc: BaseException) -> str:
         return f"YAML error: {_clip(' '.join(str(exc).split()), 200)}"  # one line
     context = getattr(exc, "context", None)
     suffix = f" ({context})" if context else ""
-    return f"YAML error at line {mark.line + 1}, column {mark.column + 1}: {problem}{suffix}"
+    # PyYAML quotes what it found, however long (an unknown tag of 5000 characters).
+    found = _clip(" ".join(f"{problem}{suffix}".split()), 200)
+    return f"YAML error at line {mark.line + 1}, column {mark.column + 1}: {found}"
 
 
 @functools.lru_cache(maxsize=1)

@@ -139,3 +139,10 @@ def test_a_long_unknown_key_is_quoted_and_clipped_in_the_path() -> None:
 def test_keys_up_to_60_characters_stay_bare() -> None:
     [problem] = problems({**MAPPING, "k" * 60: 1})
     assert problem.startswith("k" * 60 + ": unknown key")
+
+
+def test_a_long_tag_is_clipped_in_yaml_errors() -> None:
+    [problem] = problems(text="version: !" + "a" * 5000 + " 1\n")
+    assert problem.startswith("YAML error at line 1, column 10: could not determine a constructor")
+    assert problem.endswith("...")
+    assert len(problem) < 300
