@@ -14,6 +14,7 @@ from shared.errors import MappingError, Problem
 from shared.mapping_schema import show
 
 MAX_FILE_BYTES = 1024 * 1024
+_TOO_LARGE = f"is larger than {MAX_FILE_BYTES} bytes (1 MiB); a mapping never needs that much"
 
 
 def read_text(source: str) -> str:
@@ -25,8 +26,7 @@ def read_text(source: str) -> str:
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
         raise MappingError(source, [Problem("", _os_reason(exc))]) from exc
     if len(data) > MAX_FILE_BYTES:
-        reason = f"is larger than {MAX_FILE_BYTES} bytes (1 MiB); a mapping never needs that much"
-        raise MappingError(source, [Problem("", reason)])
+        raise MappingError(source, [Problem("", _TOO_LARGE)])
     try:
         return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
@@ -37,6 +37,8 @@ def read_text(source: str) -> str:
 
 def parse_text(text: str, source: str) -> object:
     """Parse mapping text: JSON when `source` ends in .json (for JSON's messages), else YAML."""
+    if len(text) > MAX_FILE_BYTES:  # text given directly, not read from a file, is limited too
+        raise MappingError(source, [Problem("", _TOO_LARGE)])
     if source.lower().endswith(".json"):
         return _parse_json(text, source)
     return _parse_yaml(text, source)

@@ -11,6 +11,7 @@ import pytest
 from shared.errors import EventError, MappingError
 from shared.events import IgnoredEvent, InstanceCheck, SweepRequest, Trigger, parse_delivery
 from shared.mapping import mapping_from_document, parse_mapping
+from shared.mapping_text import MAX_FILE_BYTES
 
 UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 STATE_EVENT = {
@@ -146,3 +147,18 @@ def test_a_long_tag_is_clipped_in_yaml_errors() -> None:
     assert problem.startswith("YAML error at line 1, column 10: could not determine a constructor")
     assert problem.endswith("...")
     assert len(problem) < 300
+
+
+# --- mapping: bounded work ----------------------------------------------------------------------
+
+
+def test_text_longer_than_the_file_limit_is_refused_unparsed() -> None:
+    # A 10 MB text was parsed (seconds of pure-Python YAML); a file that size is refused unread.
+    [problem] = problems(text="version: '" + "a" * 10_000_000 + "'\n")
+    assert problem == "is larger than 1048576 bytes (1 MiB); a mapping never needs that much"
+
+
+def test_text_at_the_file_limit_is_parsed() -> None:
+    text = "version: 1\nroles: [Payments]\n"
+    padded = text + "#" * (MAX_FILE_BYTES - len(text))
+    assert "is larger than" not in " ".join(problems(text=padded))
