@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from shared.errors import MappingError, Problem
-from shared.mapping_schema import show
+from shared.mapping_schema import MAX_DEPTH, show
 
 MAX_FILE_BYTES = 1024 * 1024
 _TOO_LARGE = f"is larger than {MAX_FILE_BYTES} bytes (1 MiB); a mapping never needs that much"
@@ -91,13 +91,24 @@ def _strict_loader() -> Any:
         return yaml.constructor.ConstructorError(None, None, problem, mark)
 
     class StrictLoader(yaml.SafeLoader):
+        depth = 0
+
         def compose_node(self, parent: Any, index: Any) -> Any:
             event = self.peek_event()
             # A mapping never needs references, and they allow "billion laughs" memory bombs.
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
                 problem = "anchors and aliases (&name, *name) are not allowed in a mapping file"
                 raise refuse(problem, event.start_mark)
-            return super().compose_node(parent, index)
+            # Stop where the schema check would (PyYAML's scanner slows down quadratically with
+            # the depth of flow collections, and its composer recurses).
+            if self.depth >= MAX_DEPTH:
+                problem = f"YAML is nested too deeply (more than {MAX_DEPTH} levels)"
+                raise refuse(problem, event.start_mark)
+            self.depth += 1
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
 
         def construct_mapping(self, node: Any, deep: bool = False) -> Any:
             # PyYAML silently keeps the last of duplicate keys; in a mapping that is a real mistake.

@@ -162,3 +162,26 @@ def test_text_at_the_file_limit_is_parsed() -> None:
     text = "version: 1\nroles: [Payments]\n"
     padded = text + "#" * (MAX_FILE_BYTES - len(text))
     assert "is larger than" not in " ".join(problems(text=padded))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[" * 100_000, "{a: " * 5000, "- " * 5000 + "x", "roles: " + "[" * 1000 + "]" * 1000],
+    ids=["flow-sequences", "flow-mappings", "block-sequences", "as-a-value"],
+)
+def test_yaml_deeper_than_the_schema_allows_is_refused_while_composing(text: str) -> None:
+    # PyYAML's scanner slows down quadratically with flow depth, and only RecursionError stopped
+    # it (after about a second); now composing stops at the schema's depth limit, with a place.
+    [problem] = problems(text=text)
+    assert re.fullmatch(
+        r"YAML error at line \d+, column \d+: YAML is nested too deeply \(more than 32 levels\)",
+        problem,
+    )
+
+
+def test_yaml_as_deep_as_the_schema_allows_reaches_the_schema() -> None:
+    # Lists inside roles, the innermost one 31 levels deep: the schema judges it, not the guard.
+    allowed = problems(text="roles: " + "[" * 30 + "x" + "]" * 30 + "\n")
+    assert not any("nested" in problem for problem in allowed)
+    [refused] = problems(text="roles: " + "[" * 31 + "x" + "]" * 31 + "\n")
+    assert "YAML is nested too deeply" in refused
