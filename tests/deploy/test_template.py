@@ -355,7 +355,8 @@ INSTANCE, TAGS, NOWHERE = "instance_events", "tag_events", None
 # ActionTrail records and CloudMonitor notifications never cross the default bus (see
 # docs/DEPLOY-NOTES.md for how they reach Function Compute), nor does the FC timer event.
 SAMPLE_ROUTES: dict[str, Any] = {
-    "eventbridge-ecs-instance-statechange-created.json": INSTANCE,
+    # Only Running routes: the API-call record is the creation signal, Running its safety net.
+    "eventbridge-ecs-instance-statechange-created.json": NOWHERE,
     "eventbridge-ecs-instance-statechange-running.json": INSTANCE,
     "eventbridge-ecs-instance-statechange-data-content.json": INSTANCE,
     "eventbridge-ecs-instance-statechange-stopped.json": NOWHERE,
@@ -369,7 +370,7 @@ SAMPLE_ROUTES: dict[str, Any] = {
     "eventbridge-actiontrail-ecs-tagresources.json": TAGS,
     "eventbridge-actiontrail-ecs-untagresources.json": TAGS,
     "eventbridge-oss-object-created.json": NOWHERE,
-    "eventbridge-streaming-batch.json": [INSTANCE, INSTANCE, NOWHERE],
+    "eventbridge-streaming-batch.json": [NOWHERE, NOWHERE, NOWHERE],  # Created, Starting, Stopping
     "batch-mixed-events.json": [INSTANCE, NOWHERE, NOWHERE, NOWHERE],
     "actiontrail-ecs-runinstances.json": NOWHERE,
     "actiontrail-ecs-addtags.json": NOWHERE,
@@ -430,6 +431,8 @@ def expected_handler(event: dict[str, Any]) -> str | None:
     if isinstance(trigger, IgnoredEvent):
         return None
     assert isinstance(trigger, InstanceCheck)
+    if trigger.event_name == "ecs:Instance:StateChange" and event["data"]["state"] != "Running":
+        return None  # by design: the API-call record is the creation signal, Running the net
     return HANDLER_OF[trigger.event_name]
 
 
