@@ -4,14 +4,18 @@ The functional suite's fixtures are re-exported (pytest applies a conftest's fix
 own directory only). Every test records what it did in `figures` (faults injected, instances
 checked, instances left in the wrong state, ...). The numbers travel to the controlling process
 as `user_properties` of the test report (so they survive `-n 2`), are added up in module-level
-counters there, and are printed in the terminal summary.
+counters there, and are printed in the terminal summary. With ROLEBINDER_HARDENING_FIGURES
+set to a file name, each test's figures are also written there as JSON.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,6 +46,9 @@ FIGURES = {
 }
 # Module-level counters of the controlling process, filled from every hardening test's report.
 TALLY: Counter[str] = Counter()
+PER_TEST: dict[str, Counter[str]] = {}
+# Names a file to write each test's figures to, as JSON (for docs/RELIABILITY.md).
+FIGURES_FILE = "ROLEBINDER_HARDENING_FIGURES"
 # FC's async retry waits before delivering again; the fake's clock moves as much meanwhile.
 FC_RETRY_DELAY = 60.0
 
@@ -62,10 +69,19 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         return
     if report.when == "call":
         TALLY["cases"] += 1
+        PER_TEST.setdefault(report.nodeid, Counter())["cases"] += 1
     if report.when == "teardown":
         for name, value in report.user_properties:
             if name == _PROPERTY:
                 TALLY.update(value)
+                PER_TEST.setdefault(report.nodeid, Counter()).update(value)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Write every test's figures to $ROLEBINDER_HARDENING_FIGURES (docs/RELIABILITY.md's rows)."""
+    target = os.environ.get(FIGURES_FILE)
+    if target and PER_TEST and not hasattr(session.config, "workerinput"):
+        Path(target).write_text(json.dumps(PER_TEST, indent=1, sort_keys=True), encoding="utf-8")
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
