@@ -48,6 +48,7 @@ SDK_FLOOR = (
     "aliyunsdkecs.request.v20140526.DetachInstanceRamRoleRequest",
     "aliyunsdkram.request.v20150501.GetRoleRequest",
 )
+_CLI = "import sys\nfrom shared.cli import main\nsys.exit(main())"
 _TIMED = (
     "import sys, time\n"
     "started = time.perf_counter()\n"
@@ -228,13 +229,14 @@ def _build(out: Path, local: bool) -> Path | None:
     if not (ROOT / "shared" / "cli" / "build.py").exists():
         log("coldstart: no `rolebinder build` yet: timing imports from the repository")
         return None
-    command = [str(Path(sys.executable).parent / "rolebinder"), "build", "--out", str(out)]
+    # `rolebinder build`, imported from this checkout (cwd), not from wherever it is installed.
+    command = [sys.executable, "-c", _CLI, "build", "--out", str(out)]
     if local:
         command += ["--local-deps"]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     zips = {f: out / f"{f}.zip" for f in FUNCTIONS}
     if done.returncode != 0 or not all(z.exists() for z in zips.values()):
-        log(f"coldstart: `{' '.join(command[1:])}` failed: {done.stderr.strip()[-300:]}")
+        log(f"coldstart: `rolebinder {' '.join(command[3:])}` failed: {done.stderr[-300:]}")
         return None
     target = out / "unpacked"
     shutil.rmtree(target, ignore_errors=True)

@@ -218,10 +218,16 @@ def _rate_limited(n: int, options: Options) -> Row:
         world.add_fleet(members)
         round_trip = world.round_trip() + LATENCY
         world.limit(RATES, LATENCY)
+        mark = world.mark()
         log(f"sweeps: {n:,} instances under rate limits {RATES} and {LATENCY * 1000:g} ms latency")
         result = _child_sweep(world, options, f"limited-{n}")
-        throttled = sum(1 for c in world.cloud.calls.all() if c.code.startswith("Throttling"))
-        answers = world.answers()
+        answers = world.answers(mark)
+    throttled = sum(
+        count
+        for codes in answers.values()
+        for code, count in codes.items()
+        if code.startswith("Throttling")
+    )
     bound = bounds.rate_bound(calls, RATES, burst=1.0, round_trip=round_trip)
     result.update(
         {
