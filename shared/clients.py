@@ -21,10 +21,12 @@ from shared.ecs import EcsGateway
 from shared.engine import Engine, EngineOptions
 from shared.errors import InputError
 from shared.gateway import CallLimits, Transport
-from shared.mapping import RoleMapping
+from shared.mapping import RoleMapping, load_mapping
+from shared.pacing import Pacer
 from shared.ram import RamGateway
 from shared.retry import Deadline
 from shared.roles import RoleCache
+from shared.settled import SettledCache
 
 SDK_LOGGERS = ("aliyunsdkcore", "aliyunsdkcore.client", "aliyunsdkcore.http.http_response")
 
@@ -125,18 +127,53 @@ class Gateways:
         return RamGateway(Transport(client, self.deadline, self.limits))
 
 
+@dataclass
+class Runtime:
+    """What a warm container keeps between invocations: settings, the validated mapping, and
+    the caches and pools that make later invocations cheaper."""
+
+    settings: config.Settings
+    mapping: RoleMapping
+    roles: RoleCache
+    pool: ClientPool
+    pacer: Pacer
+    settled: SettledCache
+
+
+def runtime_from(env: Mapping[str, str]) -> Runtime:
+    """Settings and the validated mapping; raises InputError (MappingError) when unusable."""
+    settings = config.Settings.from_env(env)
+    if not settings.mapping_path:
+        raise InputError(f"{config.MAPPING} is not set: point it at the tag-to-role mapping file")
+    return Runtime(
+        settings=settings,
+        mapping=load_mapping(settings.mapping_path),
+        roles=RoleCache(settings.role_cache_seconds),
+        pool=ClientPool(settings),
+        pacer=Pacer(settings.rate_limits),
+        settled=SettledCache(settings.settled_seconds),
+    )
+
+
 def build_engine(
-    mapping: RoleMapping,
-    roles: RoleCache,
-    pool: ClientPool,
+    runtime: Runtime,
     credentials: Credentials,
     home_region: str,
     deadline: Deadline,
-    settings: config.Settings,
+    settings: config.Settings | None = None,
 ) -> Engine:
-    """An engine over real gateways that share one deadline (handlers and the CLI alike)."""
-    gateways = Gateways(
-        pool, credentials, deadline, CallLimits(api_timeout=settings.api_timeout), home_region
-    )
+    """An engine over real gateways that share one deadline (handlers and the CLI alike);
+    `settings` overrides the runtime's (the CLI's dry run)."""
+    settings = settings or runtime.settings
+    limits = CallLimits(api_timeout=settings.api_timeout, pacer=runtime.pacer)
+    gateways = Gateways(runtime.pool, credentials, deadline, limits, home_region)
     options = EngineOptions(dry_run=settings.dry_run, visibility_wait=settings.visibility_wait)
-    return Engine(mapping, gateways.ecs, gateways.ram(), roles, deadline, options)
+    return Engine(
+        runtime.mapping,
+        gateways.ecs,
+        gateways.ram(),
+        runtime.roles,
+        deadline,
+        options,
+        settled=runtime.settled,
+    )

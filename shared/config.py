@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from shared.errors import InputError
 
@@ -31,6 +31,13 @@ VISIBILITY_WAIT = "ROLEBINDER_VISIBILITY_WAIT"
 DEADLINE_MARGIN = "ROLEBINDER_DEADLINE_MARGIN"
 # Per-call read timeout for API calls, seconds.
 API_TIMEOUT = "ROLEBINDER_API_TIMEOUT"
+# Calls per second per action this container may make, e.g. "AttachInstanceRamRole=10,
+# DescribeInstances=20" (the account's quotas, from Quota Center). Unlisted actions are paced
+# only once the service throttles them (shared.pacing).
+RATE_LIMITS = "ROLEBINDER_RATE_LIMITS"
+# Seconds a container remembers instances it has just bound, so a later creation event for one
+# of them (the Running safety net) costs no API call. 0 turns it off.
+SETTLED_SECONDS = "ROLEBINDER_SETTLED_SECONDS"
 
 # Standard credential variables (FC 3.0 sets them; python3.12 has no context.credentials).
 ACCESS_KEY_ID = "ALIBABA_CLOUD_ACCESS_KEY_ID"
@@ -44,6 +51,7 @@ DEFAULT_ROLE_CACHE_SECONDS = 60.0
 DEFAULT_VISIBILITY_WAIT = 30.0
 DEFAULT_DEADLINE_MARGIN = 5.0
 DEFAULT_API_TIMEOUT = 10.0
+DEFAULT_SETTLED_SECONDS = 60.0
 # Used when no FC context gives a timeout (CLI, local runs).
 DEFAULT_BUDGET_SECONDS = 120.0
 
@@ -66,6 +74,8 @@ class Settings:
     deadline_margin: float = DEFAULT_DEADLINE_MARGIN
     api_timeout: float = DEFAULT_API_TIMEOUT
     default_region: str | None = None
+    rate_limits: Mapping[str, float] = field(default_factory=dict)
+    settled_seconds: float = DEFAULT_SETTLED_SECONDS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -83,6 +93,8 @@ class Settings:
             deadline_margin=parse_seconds(DEADLINE_MARGIN, env, DEFAULT_DEADLINE_MARGIN),
             api_timeout=parse_seconds(API_TIMEOUT, env, DEFAULT_API_TIMEOUT),
             default_region=env.get(FC_REGION) or None,
+            rate_limits=parse_rates(env.get(RATE_LIMITS, "")),
+            settled_seconds=parse_seconds(SETTLED_SECONDS, env, DEFAULT_SETTLED_SECONDS),
         )
 
 
@@ -110,3 +122,18 @@ def parse_seconds(name: str, env: Mapping[str, str], default: float) -> float:
     if not value >= 0:  # also rejects NaN
         raise InputError(f"{name}={raw!r} must be zero or more seconds")
     return value
+
+
+def parse_rates(raw: str) -> dict[str, float]:
+    """`Action=calls-per-second,...` into a mapping; InputError names a bad entry."""
+    rates: dict[str, float] = {}
+    for item in parse_list(raw):
+        action, sep, value = item.partition("=")
+        try:
+            rate = float(value) if sep and action.strip().isidentifier() else -1.0
+        except ValueError:
+            rate = -1.0
+        if not rate > 0:
+            raise InputError(f"{RATE_LIMITS}: {item!r} is not Action=calls-per-second (> 0)")
+        rates[action.strip()] = rate
+    return rates

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -29,6 +29,8 @@ from shared.mapping import RoleMapping
 from shared.outcome import FAILED, SKIPPED, Outcome, failed, planned
 from shared.retry import Backoff, Deadline, backoff_delays
 from shared.roles import RamPort, RoleCache
+from shared.settled import SettledCache
+from shared.sweep import run_pipeline
 
 # API calls that announce a new instance (the others name existing ones).
 CREATION_CALLS = frozenset({"RunInstances", "CreateInstance"})
@@ -49,6 +51,8 @@ class EngineOptions:
     visibility_wait: float = 30.0
     # Seconds of the budget the visibility wait leaves for deciding and writing.
     apply_reserve: float = 5.0
+    # Threads a sweep plans and writes with, while the next page is read (shared.sweep).
+    sweep_workers: int = 4
     visibility_backoff: Backoff = field(
         default_factory=lambda: Backoff(base=0.5, cap=4.0, attempts=64)
     )
@@ -71,7 +75,9 @@ class Engine:
         deadline: Deadline,
         options: EngineOptions | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        settled: SettledCache | None = None,
     ) -> None:
+        self.settled = settled
         self.mapping = mapping
         self.ecs_for = ecs_for
         self.ram = ram
@@ -94,34 +100,58 @@ class Engine:
             for instance_id in check.instance_ids:
                 event_of.setdefault(instance_id, check.event_id)
         new = {i for c in checks if is_creation(c) for i in c.instance_ids}
-        ecs = self.ecs_for(region)
-        try:
-            instances = self._visible(ecs, list(event_of), new)
-        except CloudError as error:
-            return [self._api_failure(i, region, event_of[i], error) for i in event_of]
-        seen = {instance.instance_id for instance in instances}
-        missing = [
-            self._missing(i, region, event_of[i], i in new) for i in event_of if i not in seen
-        ]
-        immediate, writes = self._plan(ecs, instances, event_of.get)
-        by_id = {o.instance_id: o for o in [*immediate, *self._apply(ecs, writes), *missing]}
+        recalled = self._recall(new, event_of)
+        fresh = self._check_ids([i for i in event_of if i not in recalled], new, region, event_of)
+        if self.settled is not None:
+            for outcome in fresh:
+                self.settled.remember(outcome)
+        by_id = {o.instance_id: o for o in [*fresh, *recalled.values()]}
         return [by_id[i] for i in event_of]
 
-    def sweep(self, region: str, event_id: str | None) -> Iterator[Outcome]:
-        """Every instance of the region, a page at a time (memory stays flat as fleets grow)."""
+    def _recall(self, new: set[str], event_of: dict[str, str | None]) -> dict[str, Outcome]:
+        """Creation echoes of instances this container has just settled: no call needed."""
+        if self.settled is None or self.options.dry_run:
+            return {}
+        found = {i: self.settled.recall(i, event_of[i]) for i in new}
+        return {i: outcome for i, outcome in found.items() if outcome is not None}
+
+    def _check_ids(
+        self, ids: list[str], new: set[str], region: str, event_of: dict[str, str | None]
+    ) -> list[Outcome]:
+        if not ids:
+            return []
         ecs = self.ecs_for(region)
-        waiting = _WriteBuffer()
         try:
-            for page in ecs.list_instances():
-                immediate, writes = self._plan(ecs, page, lambda _: event_id)
-                yield from immediate
-                for batch in waiting.add(writes):
-                    yield from self._apply(ecs, batch)
+            instances = self._visible(ecs, ids, new)
         except CloudError as error:
-            # A page that cannot be read ends this region's sweep (other regions go on). It is
-            # reported as a failure like any other, so a transient one makes the handler raise.
+            return [self._api_failure(i, region, event_of[i], error) for i in ids]
+        seen = {instance.instance_id for instance in instances}
+        missing = [self._missing(i, region, event_of[i], i in new) for i in ids if i not in seen]
+        immediate, writes = self._plan(ecs, instances, event_of.get)
+        return [*immediate, *self._apply(ecs, writes), *missing]
+
+    def sweep(self, region: str, event_id: str | None) -> Iterator[Outcome]:
+        """Every instance of the region, pipelined (shared.sweep), memory flat as fleets grow."""
+        ecs = self.ecs_for(region)
+        failures: list[CloudError] = []
+
+        def pages() -> Iterator[list[Instance]]:
+            # A page that cannot be read ends this region's listing; what was read still goes
+            # through, and the failure is reported like any other (transient: FC retries).
+            try:
+                yield from ecs.list_instances()
+            except CloudError as error:
+                failures.append(error)
+
+        yield from run_pipeline(
+            pages(),
+            plan=lambda page: self._plan(ecs, page, lambda _: event_id),
+            apply=lambda batch: self._apply(ecs, batch),
+            batch_size=BIND_BATCH,
+            workers=self.options.sweep_workers,
+        )
+        for error in failures:
             yield self._api_failure(None, region, event_id, error)
-        yield from self._apply(ecs, waiting.drain())
 
     # -- gather ---------------------------------------------------------------------------------
 
@@ -272,26 +302,3 @@ class Engine:
             detail=error.message,
             retryable=error.transient,
         )
-
-
-class _WriteBuffer:
-    """Write plans of a sweep, held until a batch of the same kind and roles is full."""
-
-    def __init__(self, size: int = BIND_BATCH) -> None:
-        self.size = size
-        self._waiting: dict[tuple[str, str | None, str | None], list[Plan]] = {}
-
-    def add(self, plans: Iterable[Plan]) -> Iterator[list[Plan]]:
-        """Take plans; yield every batch that became full."""
-        for plan in plans:
-            key = (plan.decision.action.value, plan.decision.role, plan.decision.previous_role)
-            batch = self._waiting.setdefault(key, [])
-            batch.append(plan)
-            if len(batch) == self.size:
-                yield self._waiting.pop(key)
-
-    def drain(self) -> list[Plan]:
-        """Everything still waiting (the binder groups it by role again)."""
-        rest = [plan for batch in self._waiting.values() for plan in batch]
-        self._waiting.clear()
-        return rest

@@ -18,6 +18,7 @@ from aliyunsdkcore.client import AcsClient
 from aliyunsdkcore.request import RpcRequest
 
 from shared.errors import CloudError, MalformedResponseError
+from shared.pacing import Pacer
 from shared.retry import Backoff, Deadline, retry_transient
 
 THROTTLING_CODES = frozenset(
@@ -57,6 +58,7 @@ class CallLimits:
     api_timeout: float = 10.0
     connect_timeout: float = 3.0
     backoff: Backoff = field(default_factory=Backoff)
+    pacer: Pacer | None = None  # container-wide; spaces each action's calls (shared.pacing)
 
 
 class Transport:
@@ -82,15 +84,23 @@ class Transport:
 
     def _send(self, request: RpcRequest) -> dict[str, Any]:
         action = request.get_action_name()
+        pacer = self.limits.pacer
+        if pacer is not None:
+            pacer.wait(action, self.deadline.remaining())
         timeout = max(_MIN_TIMEOUT, min(self.limits.api_timeout, self.deadline.remaining()))
         request.set_read_timeout(timeout)
         request.set_connect_timeout(min(self.limits.connect_timeout, timeout))
         try:
             body = self.client.do_action_with_exception(request)
         except ServerException as error:
-            raise translate_server_error(action, error) from error
+            cloud_error = translate_server_error(action, error)
+            if pacer is not None and cloud_error.code in THROTTLING_CODES:
+                pacer.throttled(action)
+            raise cloud_error from error
         except ClientException as error:
             raise translate_client_error(action, error) from error
+        if pacer is not None:
+            pacer.succeeded(action)
         return parse_body(action, body)
 
 

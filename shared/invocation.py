@@ -14,11 +14,10 @@ import functools
 import os
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from shared import config, reasons
-from shared.clients import ClientPool, build_engine, credentials_from
+from shared.clients import Runtime, build_engine, credentials_from, runtime_from
 from shared.engine import Engine
 from shared.errors import EventError, InputError, RolebinderError
 from shared.events import (
@@ -30,33 +29,12 @@ from shared.events import (
     parse_delivery,
 )
 from shared.journal import Journal
-from shared.mapping import RoleMapping, load_mapping
 from shared.outcome import IGNORED, Outcome
 from shared.retry import Deadline
-from shared.roles import RoleCache
 
 
 class RetryLaterError(RolebinderError):
     """Transient failures remain; raised so Function Compute delivers the event again."""
-
-
-@dataclass
-class Runtime:
-    """What a warm container keeps between invocations."""
-
-    settings: config.Settings
-    mapping: RoleMapping
-    roles: RoleCache
-    pool: ClientPool
-
-
-def runtime_from(env: Mapping[str, str]) -> Runtime:
-    """Settings and the validated mapping; raises InputError (MappingError) when unusable."""
-    settings = config.Settings.from_env(env)
-    if not settings.mapping_path:
-        raise InputError(f"{config.MAPPING} is not set: point it at the tag-to-role mapping file")
-    mapping = load_mapping(settings.mapping_path)
-    return Runtime(settings, mapping, RoleCache(settings.role_cache_seconds), ClientPool(settings))
 
 
 @functools.lru_cache(maxsize=1)
@@ -120,15 +98,7 @@ class Invocation:
 
     def _engine(self) -> Engine:
         credentials = credentials_from(self.env, self.context)
-        return build_engine(
-            self.runtime.mapping,
-            self.runtime.roles,
-            self.runtime.pool,
-            credentials,
-            self.home_region,
-            Deadline(self._budget()),
-            self.settings,
-        )
+        return build_engine(self.runtime, credentials, self.home_region, Deadline(self._budget()))
 
     def _budget(self) -> float:
         timeout = getattr(getattr(self.context, "function", None), "timeout", None)

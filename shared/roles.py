@@ -27,6 +27,9 @@ class RoleCache:
         self._clock = clock
         self._entries: dict[str, tuple[float, RoleInfo | None]] = {}
         self._lock = threading.Lock()
+        # One lookup per role at a time: concurrent sweep workers wait for the first answer
+        # instead of each asking RAM.
+        self._role_locks: dict[str, threading.Lock] = {}
 
     def verdict(self, role: str, ram: RamPort) -> str | None:
         """None when the role may be attached, else the reason it may not."""
@@ -36,12 +39,16 @@ class RoleCache:
         return None if info.trusts_ecs else reasons.ROLE_NOT_TRUSTED
 
     def _lookup(self, role: str, ram: RamPort) -> RoleInfo | None:
-        now = self._clock()
+        key = role.lower()
         with self._lock:
-            cached = self._entries.get(role.lower())
-        if cached is not None and now - cached[0] < self.ttl:
-            return cached[1]
-        info = ram.get_role(role)  # CloudError propagates and nothing is cached
-        with self._lock:
-            self._entries[role.lower()] = (now, info)
-        return info
+            role_lock = self._role_locks.setdefault(key, threading.Lock())
+        with role_lock:
+            now = self._clock()
+            with self._lock:
+                cached = self._entries.get(key)
+            if cached is not None and now - cached[0] < self.ttl:
+                return cached[1]
+            info = ram.get_role(role)  # CloudError propagates and nothing is cached
+            with self._lock:
+                self._entries[key] = (now, info)
+            return info

@@ -8,10 +8,9 @@ import os
 from typing import Any
 
 from shared import config
-from shared.clients import Gateways, build_engine, credentials_from
+from shared.clients import Gateways, Runtime, build_engine, credentials_from, runtime_from
 from shared.engine import Engine
 from shared.gateway import CallLimits
-from shared.invocation import Runtime, runtime_from
 from shared.retry import Deadline
 
 # Operator commands may run long (a sweep of a large fleet); handlers get FC's timeout instead.
@@ -43,15 +42,7 @@ def open_runtime(args: argparse.Namespace) -> Runtime:
 def engine(args: argparse.Namespace, runtime: Runtime, dry_run: bool) -> Engine:
     settings = dataclasses.replace(runtime.settings, dry_run=dry_run)
     credentials = credentials_from(environment(args))
-    return build_engine(
-        runtime.mapping,
-        runtime.roles,
-        runtime.pool,
-        credentials,
-        args.region,
-        Deadline(CLI_BUDGET_SECONDS),
-        settings,
-    )
+    return build_engine(runtime, credentials, args.region, Deadline(CLI_BUDGET_SECONDS), settings)
 
 
 def gateways(args: argparse.Namespace, runtime: Runtime) -> Gateways:

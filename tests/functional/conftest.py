@@ -32,13 +32,11 @@ from fakecloud.ecs import Instance as FakeInstance
 from functions.instance_events import index as instance_events
 from functions.reconcile import index as reconcile
 from functions.tag_events import index as tag_events
-from shared import config, invocation
+from shared import invocation
 from shared.cli.context import FunctionMeta, LocalContext
-from shared.clients import ClientPool, build_engine, credentials_from
+from shared.clients import build_engine, credentials_from, runtime_from
 from shared.engine import Engine
-from shared.mapping import load_mapping
 from shared.retry import Deadline
-from shared.roles import RoleCache
 from tests.support import EVENTS, REGION, ROOT, call
 
 ACCOUNT = DEFAULT_ACCOUNT_ID
@@ -345,16 +343,11 @@ def engine_for(handler_env: pytest.MonkeyPatch) -> Callable[[], Engine]:
     """An engine wired like the handlers' (real gateways, real SDK), for checks of any size."""
 
     def build() -> Engine:
-        settings = config.Settings.from_env(os.environ)
-        assert settings.mapping_path is not None
         return build_engine(
-            load_mapping(settings.mapping_path),
-            RoleCache(settings.role_cache_seconds),
-            ClientPool(settings),
+            runtime_from(os.environ),
             credentials_from(os.environ),
             REGION,
             Deadline(FUNCTION_TIMEOUT),
-            settings,
         )
 
     return build

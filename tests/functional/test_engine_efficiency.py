@@ -16,9 +16,11 @@ from tests.functional.conftest import (
     attached_once,
     ecs_state,
     make_context,
+    run_instances,
     seed_world,
     state_event,
     timer_event,
+    trail_events,
     vm,
 )
 
@@ -191,3 +193,58 @@ def test_every_failed_line_says_whether_it_is_retried(
         False,
     )
     assert "error_code" not in line
+
+
+def test_the_running_echo_of_a_launch_just_bound_costs_no_call(
+    cloud: FakeCloud, client, invoke
+) -> None:
+    # GIVEN a launch of three instances whose RunInstances record has been handled
+    seed_world(cloud, [])
+    ids = run_instances(client, 3, PAYMENTS_TAGS)
+    [record] = trail_events(cloud, "RunInstances")
+    first = invoke("instance_events", record)
+    assert {o["outcome"] for o in first.outcomes} == {"attached"}
+    cloud.calls.clear()
+
+    # WHEN their Running state changes reach the same container
+    echo = invoke("instance_events", [state_event(i, "Running") for i in ids])
+
+    # THEN they are answered from what it just settled: no API call at all
+    assert cloud.calls.counts() == {}
+    assert [(o["outcome"], o["reason"], o["role"]) for o in echo.outcomes] == [
+        ("unchanged", "already-bound", "Payments")
+    ] * 3
+    assert all("settled by this container" in o["detail"] for o in echo.outcomes)
+
+
+def test_a_tag_change_is_never_answered_from_memory(cloud: FakeCloud, client, invoke) -> None:
+    # GIVEN an instance this container has just bound
+    seed_world(cloud, [vm("i-bp1tagged0000000001", PAYMENTS_TAGS)])
+    invoke("instance_events", state_event("i-bp1tagged0000000001"))
+    cloud.calls.clear()
+
+    # WHEN a tag event names it
+    tag_event = {
+        "product": "tag",
+        "name": "Tag:ChangeOnResource",
+        "regionId": "cn-hangzhou",
+        "content": {
+            "product": "ecs",
+            "resourceType": "instance",
+            "resourceId": "i-bp1tagged0000000001",
+            "changedTagKeys": ["env"],
+        },
+    }
+    invoke("tag_events", tag_event)
+
+    # THEN it is read again
+    assert cloud.calls.counts()["DescribeInstances"] == 1
+
+
+def test_the_memory_can_be_turned_off(cloud: FakeCloud, handler_env, invoke) -> None:
+    seed_world(cloud, [vm("i-bp1forget0000000001", PAYMENTS_TAGS)])
+    handler_env.setenv("ROLEBINDER_SETTLED_SECONDS", "0")
+    invoke("instance_events", state_event("i-bp1forget0000000001"), cold=True)
+    cloud.calls.clear()
+    invoke("instance_events", state_event("i-bp1forget0000000001"))
+    assert cloud.calls.counts()["DescribeInstances"] == 1

@@ -1,0 +1,89 @@
+"""Pacing: spend each API action's quota at its rate instead of discovering it by refusals.
+
+ECS and RAM limit calls per account, region and action. A throttled call is a wasted round
+trip followed by a jittered sleep, so bursts run far slower than the quota allows. The pacer
+spaces each action's calls in this container:
+- at a configured rate (ROLEBINDER_RATE_LIMITS, e.g. "AttachInstanceRamRole=10"), always;
+- for an action with no configured rate, only after it was throttled: then at half the rate
+  it was being called at (never under MIN_RATE), growing back by one call per second with
+  each successful call (additive increase, multiplicative decrease, as TCP does), so it
+  settles just under the quota it shares with every other client of the account.
+Thread-safe: the calls of one action from several threads are spaced as one stream.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+# Below this a paced action's rate does not fall: a throttled action still makes progress.
+MIN_RATE = 2.0
+# Calls per second an adapted rate regains with each successful call.
+GROWTH = 1.0
+
+
+@dataclass
+class _Lane:
+    rate: float | None  # calls per second; None: not paced
+    fixed: bool  # configured by the operator: never adapted
+    next_slot: float = 0.0
+    recent: deque[float] = field(default_factory=deque)  # call times in the last second
+
+
+class Pacer:
+    """Spaces calls per action; `wait` before a call, `throttled` / `succeeded` after it."""
+
+    def __init__(
+        self,
+        rates: Mapping[str, float] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._lanes = {action: _Lane(rate, fixed=True) for action, rate in (rates or {}).items()}
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+
+    def wait(self, action: str, budget: float) -> None:
+        """Block until `action` may be called (never longer than `budget` seconds)."""
+        with self._lock:
+            lane = self._lane(action)
+            now = self._clock()
+            lane.recent.append(now)
+            while lane.recent and lane.recent[0] < now - 1.0:
+                lane.recent.popleft()
+            if lane.rate is None:
+                return
+            slot = max(now, lane.next_slot)
+            lane.next_slot = slot + 1.0 / lane.rate
+        delay = min(slot - now, budget)
+        if delay > 0:
+            self._sleep(delay)
+
+    def throttled(self, action: str) -> None:
+        """The service refused a call for flow control: slow this action down."""
+        with self._lock:
+            lane = self._lane(action)
+            if lane.fixed:
+                return
+            observed = float(len(lane.recent)) or MIN_RATE
+            lane.rate = max(MIN_RATE, min(lane.rate or observed, observed) / 2)
+
+    def succeeded(self, action: str) -> None:
+        with self._lock:
+            lane = self._lane(action)
+            if not lane.fixed and lane.rate is not None:
+                lane.rate += GROWTH
+
+    def rate(self, action: str) -> float | None:
+        with self._lock:
+            return self._lane(action).rate
+
+    def _lane(self, action: str) -> _Lane:
+        lane = self._lanes.get(action)
+        if lane is None:
+            lane = self._lanes[action] = _Lane(None, fixed=False)
+        return lane

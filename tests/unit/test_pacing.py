@@ -1,0 +1,98 @@
+"""The pacer spaces each action's calls at its rate, and adapts when only throttling says so."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.config import Settings, parse_rates
+from shared.errors import InputError
+from shared.pacing import MIN_RATE, Pacer
+
+
+class FakeTime:
+    """A clock that sleeping advances."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_a_configured_rate_spaces_calls() -> None:
+    # GIVEN 10 calls a second for Attach
+    time = FakeTime()
+    pacer = Pacer({"AttachInstanceRamRole": 10.0}, clock=time.clock, sleep=time.sleep)
+
+    # WHEN five calls are made at once
+    for _ in range(5):
+        pacer.wait("AttachInstanceRamRole", budget=60)
+
+    # THEN they leave 0.1 s apart; another action is not held back
+    assert time.now == pytest.approx(100.4)
+    pacer.wait("DescribeInstances", budget=60)
+    assert time.now == pytest.approx(100.4)
+
+
+def test_waiting_never_exceeds_the_budget() -> None:
+    time = FakeTime()
+    pacer = Pacer({"GetRole": 1.0}, clock=time.clock, sleep=time.sleep)
+    for _ in range(5):
+        pacer.wait("GetRole", budget=0.5)
+    assert max(time.slept) <= 0.5
+
+
+def test_an_unconfigured_action_is_paced_only_after_throttling() -> None:
+    # GIVEN an action called 20 times within a second
+    time = FakeTime()
+    pacer = Pacer(clock=time.clock, sleep=time.sleep)
+    for _ in range(20):
+        pacer.wait("DescribeInstances", budget=60)
+        time.now += 0.04
+    assert pacer.rate("DescribeInstances") is None
+    assert time.slept == []
+
+    # WHEN the service throttles it
+    pacer.throttled("DescribeInstances")
+
+    # THEN it is paced at half the rate it was called at, and grows back with each success
+    assert pacer.rate("DescribeInstances") == pytest.approx(10.0)
+    pacer.succeeded("DescribeInstances")
+    assert pacer.rate("DescribeInstances") == pytest.approx(11.0)
+    pacer.throttled("DescribeInstances")
+    assert pacer.rate("DescribeInstances") == pytest.approx(5.5)
+
+
+def test_an_adapted_rate_keeps_a_floor_and_a_configured_one_never_moves() -> None:
+    pacer = Pacer({"AttachInstanceRamRole": 10.0})
+    for _ in range(10):
+        pacer.throttled("GetRole")
+        pacer.throttled("AttachInstanceRamRole")
+    assert pacer.rate("GetRole") == MIN_RATE
+    assert pacer.rate("AttachInstanceRamRole") == 10.0
+
+
+@pytest.mark.parametrize(
+    ("raw", "rates"),
+    [
+        ("", {}),
+        ("AttachInstanceRamRole=10", {"AttachInstanceRamRole": 10.0}),
+        (" DescribeInstances=20 , GetRole=2.5 ", {"DescribeInstances": 20.0, "GetRole": 2.5}),
+    ],
+)
+def test_rate_limits_parse(raw: str, rates: dict[str, float]) -> None:
+    assert parse_rates(raw) == rates
+    assert Settings.from_env({"ROLEBINDER_RATE_LIMITS": raw}).rate_limits == rates
+
+
+@pytest.mark.parametrize(
+    "raw", ["Attach", "Attach=", "Attach=0", "Attach=-1", "=5", "A-b=3", "X=nan"]
+)
+def test_bad_rate_limits_name_the_entry(raw: str) -> None:
+    with pytest.raises(InputError, match="ROLEBINDER_RATE_LIMITS"):
+        parse_rates(raw)
