@@ -431,6 +431,23 @@ def assert_converged_without_flapping(
     assert check_bindings(figures, cloud, expected) == {}
 
 
+@pytest.mark.parametrize("swapped", [False, True], ids=["unbound", "replace"])
+def test_eight_threads_on_overlapping_instances_converge_once(
+    cloud: FakeCloud, use_mapping, figures: Figures, swapped: bool
+) -> None:
+    # GIVEN 200 instances, unbound, or each bound to the other role, under on_existing_role:
+    # replace
+    use_mapping(MAPPING_REPLACE)
+    expected, start = fleet(cloud, swapped)
+
+    # WHEN 8 threads (concurrent invocations in one warm container) handle overlapping events
+    runs = race_threads(list(expected))
+
+    # THEN each instance got its role with one write (a replace: one Detach and one Attach),
+    # reported by one line; every other line is `unchanged`
+    assert_converged_without_flapping(cloud, runs, expected, start, figures)
+
+
 def test_a_replace_beaten_by_another_invocation_puts_no_old_role_back(
     cloud: FakeCloud, use_mapping, invoke: Callable[..., Run], figures: Figures
 ) -> None:
