@@ -56,6 +56,11 @@ RATES = {
 }
 LATENCY = 0.05
 CHILD_TIMEOUT = 900.0
+
+
+def rate_limits(rates: dict[str, float]) -> str:
+    """The ROLEBINDER_RATE_LIMITS value for a quota profile."""
+    return ",".join(f"{action}={rate:g}" for action, rate in rates.items())
 FLAT_MB = 10.0  # "flat": what a 100x larger fleet may add to the peak
 
 
@@ -220,7 +225,8 @@ def _rate_limited(n: int, options: Options) -> Row:
         world.limit(RATES, LATENCY)
         mark = world.mark()
         log(f"sweeps: {n:,} instances under rate limits {RATES} and {LATENCY * 1000:g} ms latency")
-        result = _child_sweep(world, options, f"limited-{n}")
+        # The child's handler knows the quota, as an operator configures it from Quota Center.
+        result = _child_sweep(world, options, f"limited-{n}", "--rate-limits", rate_limits(RATES))
         answers = world.answers(mark)
     throttled = sum(
         count
@@ -331,8 +337,11 @@ def child(argv: list[str]) -> None:
     parser.add_argument("--tracemalloc", action="store_true")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--profile-path", type=Path)
+    parser.add_argument("--rate-limits", default="", help="ROLEBINDER_RATE_LIMITS for the handler")
     args = parser.parse_args(argv)
     os.environ.update(handler_values(args.url))
+    if args.rate_limits:
+        os.environ["ROLEBINDER_RATE_LIMITS"] = args.rate_limits
     reconcile = handler("reconcile")
     baseline = _rss_mb()
     payload, ctx = json.dumps(timer_event()).encode(), context("reconcile")

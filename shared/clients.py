@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,11 +75,17 @@ def credentials_from(env: Mapping[str, str], context: Any = None) -> Credentials
 
 
 class ClientPool:
-    """SDK clients reused across invocations of a warm container, per region and credentials."""
+    """SDK clients reused across invocations of a warm container, per region and credentials.
+
+    Bounded (least recently used go first): rotating STS credentials and events naming many
+    regions must not grow a long-lived container without limit.
+    """
+
+    MAX_CLIENTS = 16
 
     def __init__(self, settings: config.Settings) -> None:
         self.settings = settings
-        self._clients: dict[tuple[str, str, str | None], AcsClient] = {}
+        self._clients: OrderedDict[tuple[str, str, str | None], AcsClient] = OrderedDict()
         self._lock = threading.Lock()
 
     def client(self, region: str, credentials: Credentials) -> AcsClient:
@@ -86,6 +93,9 @@ class ClientPool:
         with self._lock:
             if key not in self._clients:
                 self._clients[key] = self._build(region, credentials)
+                while len(self._clients) > self.MAX_CLIENTS:
+                    self._clients.popitem(last=False)
+            self._clients.move_to_end(key)
             return self._clients[key]
 
     def _build(self, region: str, credentials: Credentials) -> AcsClient:

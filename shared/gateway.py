@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,7 +72,12 @@ class Transport:
 
     def read(self, request: RpcRequest) -> dict[str, Any]:
         """A read: retried on any transient error while the deadline allows."""
-        return retry_transient(lambda: self._send(request), self.deadline, self.limits.backoff)
+        return retry_transient(
+            lambda: self._send(request),
+            self.deadline,
+            self.limits.backoff,
+            pause=self._pause_for(request),
+        )
 
     def write(self, request: RpcRequest) -> dict[str, Any]:
         """A write: retried only on throttling (the call was refused before it ran)."""
@@ -80,7 +86,18 @@ class Transport:
             self.deadline,
             self.limits.backoff,
             retryable=lambda error: error.code in THROTTLING_CODES,
+            pause=self._pause_for(request),
         )
+
+    def _pause_for(self, request: RpcRequest) -> Callable[[CloudError, float], float]:
+        """A throttled call of a paced action waits for its next slot, not a random backoff."""
+        pacer, action = self.limits.pacer, request.get_action_name()
+
+        def pause(error: CloudError, delay: float) -> float:
+            paced = pacer is not None and pacer.rate(action) is not None
+            return 0.0 if paced and error.code in THROTTLING_CODES else delay
+
+        return pause
 
     def _send(self, request: RpcRequest) -> dict[str, Any]:
         action = request.get_action_name()

@@ -70,7 +70,8 @@ class Journal:
         return record
 
     def _emit(self, record: dict[str, Any], stream: TextIO) -> None:
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)
+        # ASCII escapes: a lone surrogate from anywhere can never break the write.
+        line = json.dumps(record, ensure_ascii=True, separators=(",", ":"), default=str)
         with self._lock:
             stream.write(line + "\n")
             stream.flush()

@@ -13,8 +13,9 @@ from typing import Any
 from shared.errors import MappingError, Problem
 from shared.mapping_schema import MAX_DEPTH, show
 
-MAX_FILE_BYTES = 1024 * 1024
-_TOO_LARGE = f"is larger than {MAX_FILE_BYTES} bytes (1 MiB); a mapping never needs that much"
+# A real mapping is a few KiB; pure-Python YAML parses ~250 KiB/s, so this caps the parse.
+MAX_FILE_BYTES = 256 * 1024
+_TOO_LARGE = f"is larger than {MAX_FILE_BYTES} bytes (256 KiB); a mapping never needs that much"
 
 
 def read_text(source: str) -> str:

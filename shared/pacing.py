@@ -3,7 +3,9 @@
 ECS and RAM limit calls per account, region and action. A throttled call is a wasted round
 trip followed by a jittered sleep, so bursts run far slower than the quota allows. The pacer
 spaces each action's calls in this container:
-- at a configured rate (ROLEBINDER_RATE_LIMITS, e.g. "AttachInstanceRamRole=10"), always;
+- at a configured rate (ROLEBINDER_RATE_LIMITS, e.g. "AttachInstanceRamRole=10"), always:
+  calls leave evenly spaced but arrive with jitter, so a refusal lowers the pace a little
+  (never under FLOOR of the configured rate) and successes bring it back to the full rate;
 - for an action with no configured rate, only after it was throttled: then at half the rate
   it was being called at (never under MIN_RATE), growing back by one call per second with
   each successful call (additive increase, multiplicative decrease, as TCP does), so it
@@ -19,6 +21,11 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+# A configured rate is lowered by this factor on each refusal, down to FLOOR of itself, and
+# regains RECOVERY of itself with each success.
+EASE = 0.93
+FLOOR = 0.8
+RECOVERY = 0.002
 # Below this a paced action's rate does not fall: a throttled action still makes progress.
 MIN_RATE = 2.0
 # Calls per second an adapted rate regains with each successful call.
@@ -28,7 +35,7 @@ GROWTH = 1.0
 @dataclass
 class _Lane:
     rate: float | None  # calls per second; None: not paced
-    fixed: bool  # configured by the operator: never adapted
+    limit: float | None  # the configured rate, if any: the pace never exceeds it
     next_slot: float = 0.0
     recent: deque[float] = field(default_factory=deque)  # call times in the last second
 
@@ -42,7 +49,7 @@ class Pacer:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._lanes = {action: _Lane(rate, fixed=True) for action, rate in (rates or {}).items()}
+        self._lanes = {action: _Lane(rate, rate) for action, rate in (rates or {}).items()}
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -67,7 +74,8 @@ class Pacer:
         """The service refused a call for flow control: slow this action down."""
         with self._lock:
             lane = self._lane(action)
-            if lane.fixed:
+            if lane.limit is not None and lane.rate is not None:
+                lane.rate = max(lane.limit * FLOOR, lane.rate * EASE)
                 return
             observed = float(len(lane.recent)) or MIN_RATE
             lane.rate = max(MIN_RATE, min(lane.rate or observed, observed) / 2)
@@ -75,8 +83,12 @@ class Pacer:
     def succeeded(self, action: str) -> None:
         with self._lock:
             lane = self._lane(action)
-            if not lane.fixed and lane.rate is not None:
+            if lane.rate is None:
+                return
+            if lane.limit is None:
                 lane.rate += GROWTH
+            else:
+                lane.rate = min(lane.limit, lane.rate + lane.limit * RECOVERY)
 
     def rate(self, action: str) -> float | None:
         with self._lock:
@@ -85,5 +97,5 @@ class Pacer:
     def _lane(self, action: str) -> _Lane:
         lane = self._lanes.get(action)
         if lane is None:
-            lane = self._lanes[action] = _Lane(None, fixed=False)
+            lane = self._lanes[action] = _Lane(None, None)
         return lane

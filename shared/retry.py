@@ -54,10 +54,15 @@ def retry_transient(
     backoff: Backoff | None = None,
     *,
     retryable: Callable[[CloudError], bool] = lambda error: error.transient,
+    pause: Callable[[CloudError, float], float] = lambda error, delay: delay,
     sleep: Callable[[float], None] = time.sleep,
     rng: random.Random | None = None,
 ) -> T:
-    """Call `attempt` until it succeeds, fails for good, or waiting would pass the deadline."""
+    """Call `attempt` until it succeeds, fails for good, or waiting would pass the deadline.
+
+    `pause(error, delay)` may shorten the backoff delay, e.g. when a pacer already spaces the
+    next attempt.
+    """
     delays = backoff_delays(backoff or Backoff(), rng or random.Random())
     while True:
         try:
@@ -68,4 +73,4 @@ def retry_transient(
             delay = next(delays, None)
             if delay is None or delay >= deadline.remaining():
                 raise
-            sleep(delay)
+            sleep(pause(error, delay))

@@ -2,22 +2,26 @@
 
 A sweep spends three API actions, each with its own quota. Made one after another, its time is
 the sum of every call's round trip; overlapped, it approaches the slowest action's share of
-the quota, which is the bound. Pages are read in order (the listing is a chain of NextToken
-calls), up to `ahead` pages are planned by worker threads while the next one is read, and
-writes leave in batches of 100 for one role as soon as a batch is full. In-flight work is
-bounded, so memory stays flat however large the fleet.
+the quota, which is the bound. A reader thread follows the chain of NextToken pages, planner
+threads read roles and decide while the next page is read, and writer threads send batches of
+100 for one role as soon as a batch is full. Every queue is bounded, so memory stays flat
+however large the fleet.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 from shared.binder import Plan
 from shared.outcome import Outcome
 
 Planned = tuple[list[Outcome], list[Plan]]
+_END = object()
 
 
 class WriteBuffer:
@@ -43,26 +47,54 @@ class WriteBuffer:
         return rest
 
 
+class _PageReader(threading.Thread):
+    """Follows the page chain ahead of the planners, at most `ahead` pages in hand."""
+
+    def __init__(self, pages: Iterable[Any], ahead: int) -> None:
+        super().__init__(name="sweep-pages", daemon=True)
+        self.pages = pages
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=ahead)
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            for page in self.pages:
+                self.queue.put(page)
+        except BaseException as error:  # handed to the consumer, which re-raises it
+            self.error = error
+        finally:
+            self.queue.put(_END)
+
+    def __iter__(self) -> Iterator[Any]:
+        while (page := self.queue.get()) is not _END:
+            yield page
+
+
 def run_pipeline(
-    pages: Iterable[list[object]],
-    plan: Callable[[list[object]], Planned],
+    pages: Iterable[list[Any]],
+    plan: Callable[[list[Any]], Planned],
     apply: Callable[[list[Plan]], list[Outcome]],
     batch_size: int,
     workers: int,
 ) -> Iterator[Outcome]:
     """Outcomes of every instance of `pages`, in the order their work completes."""
     buffer = WriteBuffer(batch_size)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sweep") as pool:
-        planning: deque[Future[Planned]] = deque()
-        writing: deque[Future[list[Outcome]]] = deque()
+    reader = _PageReader(pages, ahead=workers)
+    planning: deque[Future[Planned]] = deque()
+    writing: deque[Future[list[Outcome]]] = deque()
+    with (
+        ThreadPoolExecutor(workers, "sweep-plan") as planners,
+        ThreadPoolExecutor(workers, "sweep-write") as writers,
+    ):
 
         def harvest(planned: Planned) -> list[Outcome]:
             immediate, writes = planned
-            writing.extend(pool.submit(apply, batch) for batch in buffer.add(writes))
+            writing.extend(writers.submit(apply, batch) for batch in buffer.add(writes))
             return immediate
 
-        for page in pages:
-            planning.append(pool.submit(plan, page))
+        reader.start()
+        for page in reader:
+            planning.append(planners.submit(plan, page))
             while planning and (len(planning) > workers or planning[0].done()):
                 yield from harvest(planning.popleft().result())
             while writing and writing[0].done():
@@ -71,6 +103,9 @@ def run_pipeline(
             yield from harvest(planning.popleft().result())
         rest = buffer.drain()
         if rest:
-            writing.append(pool.submit(apply, rest))
+            writing.append(writers.submit(apply, rest))
         while writing:
             yield from writing.popleft().result()
+    reader.join()
+    if reader.error is not None:
+        raise reader.error

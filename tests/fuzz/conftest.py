@@ -10,7 +10,7 @@ event intake, the mapping loader), shared between that target's tests (`tests/fu
 
 Pathological slowness fails a test: one parse may take at most a second (harness.timed, which
 times a slow parse again before it blames the input). The slowest legitimate inputs (the
-largest accepted batch, a mapping text at the 1 MiB limit) take a third to two thirds of that;
+largest accepted batch, a mapping text at the file-size limit) take a third to two thirds of that;
 the summary shows the slowest of each run. Hypothesis' deadline, five seconds for a whole
 example (which may parse its input several times), is only a backstop, and a real hang is
 stopped by the harness' watchdog instead of stalling CI until its global timeout.

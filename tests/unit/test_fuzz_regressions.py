@@ -155,7 +155,7 @@ def test_a_long_tag_is_clipped_in_yaml_errors() -> None:
 def test_text_longer_than_the_file_limit_is_refused_unparsed() -> None:
     # A 10 MB text was parsed (seconds of pure-Python YAML); a file that size is refused unread.
     [problem] = problems(text="version: '" + "a" * 10_000_000 + "'\n")
-    assert problem == "is larger than 1048576 bytes (1 MiB); a mapping never needs that much"
+    assert problem == "is larger than 262144 bytes (256 KiB); a mapping never needs that much"
 
 
 def test_text_at_the_file_limit_is_parsed() -> None:

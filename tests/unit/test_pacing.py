@@ -6,7 +6,7 @@ import pytest
 
 from shared.config import Settings, parse_rates
 from shared.errors import InputError
-from shared.pacing import MIN_RATE, Pacer
+from shared.pacing import EASE, FLOOR, MIN_RATE, Pacer
 
 
 class FakeTime:
@@ -68,13 +68,30 @@ def test_an_unconfigured_action_is_paced_only_after_throttling() -> None:
     assert pacer.rate("DescribeInstances") == pytest.approx(5.5)
 
 
-def test_an_adapted_rate_keeps_a_floor_and_a_configured_one_never_moves() -> None:
-    pacer = Pacer({"AttachInstanceRamRole": 10.0})
+def test_an_adapted_rate_keeps_a_floor() -> None:
+    pacer = Pacer()
     for _ in range(10):
         pacer.throttled("GetRole")
-        pacer.throttled("AttachInstanceRamRole")
     assert pacer.rate("GetRole") == MIN_RATE
-    assert pacer.rate("AttachInstanceRamRole") == 10.0
+
+
+def test_a_configured_rate_eases_on_refusals_and_recovers_but_never_exceeds_itself() -> None:
+    # GIVEN 20 calls a second configured for role reads
+    pacer = Pacer({"DescribeInstanceRamRole": 20.0})
+
+    # WHEN calls that arrived too close together are refused
+    pacer.throttled("DescribeInstanceRamRole")
+    eased = pacer.rate("DescribeInstanceRamRole")
+    for _ in range(100):
+        pacer.throttled("DescribeInstanceRamRole")
+
+    # THEN the pace eases a little each time, never under FLOOR of the configured rate ...
+    assert eased == pytest.approx(20.0 * EASE)
+    assert pacer.rate("DescribeInstanceRamRole") == pytest.approx(20.0 * FLOOR)
+    # ... and successes bring it back to the configured rate, never above
+    for _ in range(1000):
+        pacer.succeeded("DescribeInstanceRamRole")
+    assert pacer.rate("DescribeInstanceRamRole") == pytest.approx(20.0)
 
 
 @pytest.mark.parametrize(
