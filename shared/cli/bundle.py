@@ -47,9 +47,16 @@ class Package:
     by_top_level: tuple[tuple[str, int], ...]  # (name, compressed bytes), largest first
 
 
+# Installed with the SDK but never imported by the functions: the SDK needs `cryptography` (and
+# through it cffi and pycparser) only to sign with RSA key pairs, which shared.sdkpatch defers
+# to first use; rolebinder signs with AccessKey/STS credentials. Over 60% of a package.
+UNUSED_DEPENDENCIES = ("cryptography*", "cffi*", "_cffi_backend*", "pycparser*")
+
+
 def stage_common(root: Path, mapping: Path, deps: Path) -> None:
     """Copy what every function's zip shares: shared/ (minus cli), mapping, dependencies."""
-    shutil.copytree(deps, root, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".rolebinder-*"))
+    ignore = shutil.ignore_patterns(".rolebinder-*", *UNUSED_DEPENDENCIES)
+    shutil.copytree(deps, root, dirs_exist_ok=True, ignore=ignore)
     source = Path(shared_package.__file__).parent
     for file in sorted(source.rglob("*")):
         relative = file.relative_to(source)
