@@ -61,6 +61,8 @@ CHILD_TIMEOUT = 900.0
 def rate_limits(rates: dict[str, float]) -> str:
     """The ROLEBINDER_RATE_LIMITS value for a quota profile."""
     return ",".join(f"{action}={rate:g}" for action, rate in rates.items())
+
+
 FLAT_MB = 10.0  # "flat": what a 100x larger fleet may add to the peak
 
 
