@@ -129,7 +129,22 @@ class Invocation:
                 )
         for sweep in (t for t in triggers if isinstance(t, SweepRequest)):
             for region in sweep.regions or self.settings.regions or (self.home_region,):
-                yield from engine.sweep(region, sweep.event_id)
+                yield from self._sweep(engine, region, sweep.event_id)
+
+    def _sweep(self, engine: Engine, region: str, event_id: str | None) -> Iterator[Outcome]:
+        seen = 0
+        for outcome in engine.sweep(region, event_id):
+            seen += 1
+            yield outcome
+        if seen == 0:
+            # ECS answers DescribeInstances with an empty list, not an error, when the caller
+            # lacks the permission: an empty region and a broken policy look the same.
+            self.journal.warning(
+                "empty-sweep",
+                f"the sweep saw no instance in {region}; if the region has instances, check "
+                "that the functions' role may call ecs:DescribeInstances",
+                region=region,
+            )
 
     def _region(self, check: InstanceCheck) -> str:
         return check.region or self.home_region

@@ -50,6 +50,17 @@ class Journal:
         record = {"kind": "error", "error": error, "message": message, **fields, **self.context}
         self._emit(record, self.side_stream)
 
+    def warning(self, warning: str, message: str, **fields: Any) -> None:
+        """A line for something odd that is not a failure (alert on it in Log Service)."""
+        record = {
+            "kind": "warning",
+            "warning": warning,
+            "message": message,
+            **fields,
+            **self.context,
+        }
+        self._emit(record, self.side_stream)
+
     @property
     def failed(self) -> int:
         return self.outcomes[FAILED]

@@ -248,3 +248,15 @@ def test_the_memory_can_be_turned_off(cloud: FakeCloud, handler_env, invoke) -> 
     cloud.calls.clear()
     invoke("instance_events", state_event("i-bp1forget0000000001"))
     assert cloud.calls.counts()["DescribeInstances"] == 1
+
+
+def test_a_sweep_that_sees_no_instance_says_so(cloud: FakeCloud, invoke) -> None:
+    # GIVEN a region without instances (or a role that may not list them: the same answer)
+    seed_world(cloud, [])
+
+    run = invoke("reconcile", timer_event())
+
+    assert run.error is None
+    [warning] = [line for line in run.lines if line.get("kind") == "warning"]
+    assert warning["warning"] == "empty-sweep"
+    assert "ecs:DescribeInstances" in warning["message"]
