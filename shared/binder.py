@@ -20,7 +20,7 @@ from shared.decision import Action, Decision
 from shared.ecs import BIND_BATCH, BindResult, chunks
 from shared.errors import CloudError
 from shared.instance import Instance
-from shared.outcome import ATTACHED, FAILED, REPLACED, SKIPPED, UNCHANGED, Outcome, failed
+from shared.outcome import ATTACHED, FAILED, REPLACED, SKIPPED, UNCHANGED, Outcome, failed_call
 
 
 class BindPort(Protocol):
@@ -224,14 +224,7 @@ def _failure(base: Outcome, problem: _Failure, vanished: bool) -> Outcome:
             reason=reasons.INSTANCE_NOT_FOUND,
             detail="the instance no longer exists",
         )
-    return failed(
-        base,
-        reasons.for_error_code(problem.code),
-        error_code=problem.code,
-        request_id=problem.request_id,
-        detail=problem.message,
-        retryable=problem.transient,
-    )
+    return failed_call(base, problem)
 
 
 def _grouped(plans: Iterable[Plan], key: Callable[[Plan], str]) -> list[tuple[str, list[Plan]]]:

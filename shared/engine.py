@@ -26,7 +26,7 @@ from shared.errors import CloudError
 from shared.events import KIND_INSTANCE_STATE, InstanceCheck
 from shared.instance import Instance
 from shared.mapping import RoleMapping
-from shared.outcome import FAILED, SKIPPED, Outcome, failed, planned
+from shared.outcome import FAILED, SKIPPED, Outcome, failed, failed_call, planned
 from shared.retry import Backoff, Deadline, backoff_delays
 from shared.roles import RamPort, RoleCache
 from shared.settled import SettledCache
@@ -235,14 +235,7 @@ class Engine:
         try:
             verdict = self.roles.verdict(role, self.ram)
         except CloudError as error:
-            return failed(
-                plan.outcome,
-                reasons.for_error_code(error.code),
-                error_code=error.code,
-                request_id=error.request_id,
-                detail=error.message,
-                retryable=error.transient,
-            )
+            return failed_call(plan.outcome, error)
         if verdict is None:
             return None
         detail = (
@@ -294,11 +287,4 @@ class Engine:
             event_id=event_id,
             dry_run=self.options.dry_run,
         )
-        return failed(
-            base,
-            reasons.for_error_code(error.code),
-            error_code=error.code,
-            request_id=error.request_id,
-            detail=error.message,
-            retryable=error.transient,
-        )
+        return failed_call(base, error)

@@ -7,8 +7,9 @@ rendering records does no I/O; `shared.invocation` writes them.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
+from shared import reasons
 from shared.decision import Action, Decision
 
 ATTACHED = "attached"
@@ -109,4 +110,25 @@ def failed(
         request_id=request_id,
         detail=detail or base.detail,
         retryable=retryable,
+    )
+
+
+class CallFailure(Protocol):
+    """What a failed API call tells: a CloudError, or one item of a batch answer."""
+
+    code: str
+    message: str
+    request_id: str | None
+    transient: bool
+
+
+def failed_call(base: Outcome, error: CallFailure) -> Outcome:
+    """`base` turned into the failure an API call reported."""
+    return failed(
+        base,
+        reasons.for_error_code(error.code),
+        error_code=error.code,
+        request_id=error.request_id,
+        detail=error.message,
+        retryable=error.transient,
     )
