@@ -40,7 +40,10 @@ RUNTIME_ROOTS = (
     "jsonschema",
     "PyYAML",
 )
+# The SDK modules the gateways use, imported as rolebinder imports them: after shared.sdkpatch
+# (installed by `import shared`), which keeps cryptography out (the package ships without it).
 SDK_FLOOR = (
+    "shared",
     "aliyunsdkcore.client",
     "aliyunsdkecs.request.v20140526.DescribeInstancesRequest",
     "aliyunsdkecs.request.v20140526.DescribeInstanceRamRoleRequest",

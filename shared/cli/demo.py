@@ -21,10 +21,10 @@ from aliyunsdkecs.request.v20140526.DescribeInstancesRequest import DescribeInst
 from aliyunsdkecs.request.v20140526.RunInstancesRequest import RunInstancesRequest
 from aliyunsdkecs.request.v20140526.TagResourcesRequest import TagResourcesRequest
 from aliyunsdkram.request.v20150501.CreateRoleRequest import CreateRoleRequest
-from rich.console import Console
 from rich.table import Table
 
 from shared.cli.localbus import LocalBus
+from shared.cli.session import console as session_console
 
 ECS_TRUST = json.dumps(
     {
@@ -200,9 +200,7 @@ def _report(client: AcsClient, ids: dict[str, str], tap: OutcomeTap) -> bool:
             f"{outcome.get('outcome', '-')} ({outcome.get('reason', '-')})",
             "yes" if good else "NO",
         )
-    console = Console()
-    if not console.is_terminal:  # piped or captured: do not squeeze ids into 80 columns
-        console = Console(width=160)
+    console = session_console()
     console.print(table)
     console.print(
         "every instance is in its mapped state"

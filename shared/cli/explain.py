@@ -12,11 +12,11 @@ import json
 import re
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
 from shared.cli import EXIT_FAILED, EXIT_OK
 from shared.cli.session import add_fleet_options, as_json, gateways, open_runtime
+from shared.cli.session import console as session_console
 from shared.decision import Action, Decision, Evaluation, decide, evaluate
 from shared.errors import CloudError, InputError
 from shared.instance import Instance
@@ -99,7 +99,7 @@ def _document(
 
 
 def _print(instance: Instance, evaluation: Evaluation, decision: Decision, role_check: str) -> None:
-    console = Console(highlight=False)
+    console = session_console(highlight=False)
     tags = ", ".join(f"{k}={v}" for k, v in instance.tags.items()) or "(none)"
     console.print(
         f"[bold]{instance.instance_id}[/bold] in {instance.region}: "

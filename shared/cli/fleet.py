@@ -19,6 +19,7 @@ from rich.table import Table
 
 from shared.cli import EXIT_FAILED, EXIT_OK
 from shared.cli.session import add_fleet_options, engine, open_runtime
+from shared.cli.session import console as session_console
 from shared.outcome import FAILED, UNCHANGED, Outcome
 
 _ACTION = {
@@ -81,7 +82,7 @@ def _with_progress(outcomes: Any, quiet: bool) -> Any:
 
 
 def _print_table(rows: list[Outcome], counts: Counter[str], args: argparse.Namespace) -> None:
-    console = Console()
+    console = session_console()
     title = f"{args.command} {args.region}" + (
         " (dry run: nothing written)" if args.dry_run else ""
     )

@@ -7,6 +7,8 @@ import dataclasses
 import os
 from typing import Any
 
+from rich.console import Console
+
 from shared import config
 from shared.clients import Gateways, Runtime, build_engine, credentials_from, runtime_from
 from shared.engine import Engine
@@ -49,6 +51,13 @@ def gateways(args: argparse.Namespace, runtime: Runtime) -> Gateways:
     credentials = credentials_from(environment(args))
     limits = CallLimits(api_timeout=runtime.settings.api_timeout)
     return Gateways(runtime.pool, credentials, Deadline(CLI_BUDGET_SECONDS), limits, args.region)
+
+
+def console(**options: Any) -> Console:
+    """A console for tables: the terminal's width, or a wide page when piped or captured, so
+    instance ids and reasons are never cut or wrapped."""
+    terminal = Console(**options)
+    return terminal if terminal.is_terminal else Console(width=160, **options)
 
 
 def as_json(value: Any) -> Any:

@@ -33,6 +33,7 @@ from functions.instance_events import index as instance_events
 from functions.reconcile import index as reconcile
 from functions.tag_events import index as tag_events
 from shared import invocation
+from shared.cli import main
 from shared.cli.context import FunctionMeta, LocalContext
 from shared.clients import build_engine, credentials_from, runtime_from
 from shared.engine import Engine
@@ -390,3 +391,37 @@ def invoke(
 def event_bytes(name: str) -> bytes:
     """A sample event as FC delivers it to a python handler: bytes."""
     return (EVENTS / name).read_bytes()
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Exit:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.out.splitlines()]
+
+    @property
+    def err_lines(self) -> list[str]:
+        return self.err.splitlines()
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Exit]:
+    """Run `rolebinder ARGS...`; argparse's own exits count as exit codes."""
+
+    def run(*argv: str) -> Exit:
+        capsys.readouterr()
+        try:
+            code = main(list(argv))
+        except SystemExit as exit_:
+            code = int(exit_.code or 0)
+        captured = capsys.readouterr()
+        return Exit(code, captured.out, captured.err)
+
+    return run

@@ -7,15 +7,11 @@ no API call made.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from fakecloud import FakeCloud
-from shared.cli import main
 from tests.functional.conftest import EXAMPLE_MAPPING, ecs_state
 from tests.support import EVENTS
 
@@ -23,37 +19,6 @@ PAY1 = "i-bp1payments0000000001"
 PAY2 = "i-bp1payments0000000002"
 CREATED = str(EVENTS / "eventbridge-ecs-instance-statechange-created.json")
 RUN_INSTANCES = str(EVENTS / "actiontrail-ecs-runinstances.json")
-
-
-@dataclass(frozen=True)
-class Exit:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def lines(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.out.splitlines()]
-
-    @property
-    def err_lines(self) -> list[str]:
-        return self.err.splitlines()
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Exit]:
-    """Run `rolebinder ARGS...`; argparse's own exits count as exit codes."""
-
-    def run(*argv: str) -> Exit:
-        capsys.readouterr()
-        try:
-            code = main(list(argv))
-        except SystemExit as exit_:
-            code = int(exit_.code or 0)
-        captured = capsys.readouterr()
-        return Exit(code, captured.out, captured.err)
-
-    return run
 
 
 # -- replay -------------------------------------------------------------------------------------
