@@ -140,19 +140,23 @@ class EcsGateway:
 
     def attach_role(self, role: str, instance_ids: Sequence[str]) -> dict[str, BindResult]:
         """Attach `role` to up to 100 instances; one result per instance the answer covers."""
-        request = AttachInstanceRamRoleRequest()
-        request.set_RamRoleName(role)
-        request.set_InstanceIds(json.dumps(list(instance_ids)))
-        answer = Answer("AttachInstanceRamRole", self.transport.write(request))
-        return _bind_results(answer, "AttachInstanceRamRole", instance_ids)
+        return self._bind(AttachInstanceRamRoleRequest(), role, instance_ids)
 
     def detach_role(self, role: str, instance_ids: Sequence[str]) -> dict[str, BindResult]:
         """Detach `role` (only where it is still the bound role) from up to 100 instances."""
-        request = DetachInstanceRamRoleRequest()
+        return self._bind(DetachInstanceRamRoleRequest(), role, instance_ids)
+
+    def _bind(
+        self,
+        request: AttachInstanceRamRoleRequest | DetachInstanceRamRoleRequest,
+        role: str,
+        instance_ids: Sequence[str],
+    ) -> dict[str, BindResult]:
+        action = request.get_action_name()
         request.set_RamRoleName(role)
         request.set_InstanceIds(json.dumps(list(instance_ids)))
-        answer = Answer("DetachInstanceRamRole", self.transport.write(request))
-        return _bind_results(answer, "DetachInstanceRamRole", instance_ids)
+        answer = Answer(action, self.transport.write(request))
+        return _bind_results(answer, action, instance_ids)
 
 
 def _tags(answer: Answer, item: dict[str, Any], where: str) -> dict[str, str]:
