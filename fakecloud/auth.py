@@ -32,11 +32,15 @@ TIMESTAMP_WINDOW_SECONDS = 15 * 60
 
 
 class Permissions(Protocol):
-    def allows(self, action: str, resource: str = "*") -> bool: ...
+    def allows(
+        self, action: str, resource: str = "*", context: Mapping[str, tuple[str, ...]] | None = None
+    ) -> bool: ...
 
 
 class AllowAll:
-    def allows(self, action: str, resource: str = "*") -> bool:
+    def allows(
+        self, action: str, resource: str = "*", context: Mapping[str, tuple[str, ...]] | None = None
+    ) -> bool:
         return True
 
 

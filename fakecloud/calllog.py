@@ -10,6 +10,7 @@ from typing import Any
 from fakecloud import ecs_api, ram_api
 
 WRITE_ACTIONS = ecs_api.WRITE_ACTIONS | ram_api.WRITE_ACTIONS
+ROLE_WRITE_ACTIONS = frozenset({"AttachInstanceRamRole", "DetachInstanceRamRole"})
 
 # Never recorded: they are secrets or are derived from secrets.
 _SECRET_PARAMS = frozenset({"Signature", "SecurityToken", "AccessKeySecret"})
@@ -69,6 +70,10 @@ class CallLog:
     def writes(self, ok_only: bool = True) -> list[Call]:
         """Calls to state-changing actions (by default only those that succeeded)."""
         return [c for c in self.all() if c.action in WRITE_ACTIONS and (c.ok or not ok_only)]
+
+    def role_writes(self, ok_only: bool = True) -> list[Call]:
+        """Attach and Detach calls only (a binder's role writes, without its marker tags)."""
+        return [c for c in self.writes(ok_only) if c.action in ROLE_WRITE_ACTIONS]
 
     def clear(self) -> None:
         with self._lock:

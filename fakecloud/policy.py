@@ -2,8 +2,14 @@
 
 A key pair may carry a RAM policy document (`{"Version": "1", "Statement": [...]}`). A call is
 allowed when some Allow statement matches the action and the resource and no Deny statement
-does. `Action` and `Resource` take `*` and `?` wildcards; Conditions are not modelled (a statement
-with a Condition is treated as not matching, which errs on the side of refusing).
+does. `Action` and `Resource` take `*` and `?` wildcards.
+
+Conditions: the string operators StringEquals / StringNotEquals / StringLike / StringNotLike, each
+optionally prefixed ForAnyValue: or ForAllValues:, over the request's context keys. The fake puts
+the tag condition keys of tag-based authorisation in that context for the tag APIs
+(`acs:TagKeys`, `acs:RequestTag/<key>`; docs/research/api-facts.md). A key the request does not
+carry fails its condition (choice: RAM's behaviour for an absent key is not documented; for an
+Allow this errs on refusing). An operator the fake does not model fails the statement too.
 """
 
 from __future__ import annotations
@@ -13,18 +19,56 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+Context = Mapping[str, tuple[str, ...]]
+_OPERATORS = {
+    "StringEquals": lambda value, pattern: value == pattern,
+    "StringLike": fnmatch.fnmatchcase,
+}
+
 
 @dataclass(frozen=True)
 class Statement:
     effect: str
     actions: tuple[str, ...]
     resources: tuple[str, ...]
-    has_condition: bool
+    conditions: tuple[tuple[str, str, tuple[str, ...]], ...] = ()  # (operator, key, values)
 
-    def matches(self, action: str, resource: str) -> bool:
-        if self.has_condition:
+    def matches(self, action: str, resource: str, context: Context | None = None) -> bool:
+        if not (
+            _any_match(self.actions, action, fold=True) and _any_match(self.resources, resource)
+        ):
             return False
-        return _any_match(self.actions, action, fold=True) and _any_match(self.resources, resource)
+        return all(_holds(op, key, values, context or {}) for op, key, values in self.conditions)
+
+
+def _holds(operator: str, key: str, patterns: tuple[str, ...], context: Context) -> bool:
+    """One condition over the request context (all conditions of a statement must hold)."""
+    qualifier, _, base = operator.rpartition(":")
+    negated = base.startswith(("StringNot",))
+    compare = _OPERATORS.get(base.replace("Not", "", 1) if negated else base)
+    found = context.get(key)
+    if compare is None or not found:
+        return False
+
+    def one(value: str) -> bool:
+        hit = any(compare(value, pattern) for pattern in patterns)
+        return not hit if negated else hit
+
+    if qualifier == "ForAllValues":
+        return all(one(value) for value in found)
+    return any(one(value) for value in found)  # ForAnyValue, or a single-valued key
+
+
+def _conditions(raw: Any) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    if raw in (None, {}):
+        return ()
+    if not isinstance(raw, dict):
+        raise ValueError(f"bad Condition: {raw!r}")
+    return tuple(
+        (operator, key, _strings(values))
+        for operator, block in raw.items()
+        for key, values in dict(block).items()
+    )
 
 
 def _any_match(patterns: Iterable[str], value: str, fold: bool = False) -> bool:
@@ -59,11 +103,11 @@ class Policy:
             effect=raw["Effect"],
             actions=_strings(raw.get("Action", [])),
             resources=_strings(raw.get("Resource", "*")),
-            has_condition=bool(raw.get("Condition")),
+            conditions=_conditions(raw.get("Condition")),
         )
 
-    def allows(self, action: str, resource: str = "*") -> bool:
-        relevant = [s for s in self.statements if s.matches(action, resource)]
+    def allows(self, action: str, resource: str = "*", context: Context | None = None) -> bool:
+        relevant = [s for s in self.statements if s.matches(action, resource, context)]
         if any(s.effect == "Deny" for s in relevant):
             return False
         return any(s.effect == "Allow" for s in relevant)
@@ -82,7 +126,7 @@ class ListPermissions:
         self.actions = None if actions is None else {a.lower() for a in actions}
         self.passable_roles = None if passable_roles is None else set(passable_roles)
 
-    def allows(self, action: str, resource: str = "*") -> bool:
+    def allows(self, action: str, resource: str = "*", context: Context | None = None) -> bool:
         if action.lower() == "ram:passrole":
             role = resource.rsplit("/", 1)[-1]
             return self.passable_roles is None or role in self.passable_roles

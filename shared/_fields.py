@@ -17,8 +17,12 @@ from shared.errors import EventError
 JsonObject = dict[str, Any]
 
 # One event naming more instances than this is not something the cloud sends; refuse it
-# rather than fan out thousands of API reads.
+# rather than fan out thousands of API reads. Each API call record is held to its own
+# documented limit below this (RunInstances: 100, the tag APIs: 50).
 MAX_IDS = 1000
+# Event ids and other labels that are only ever logged: a real one is a UUID (36 characters).
+# The cap keeps a forged 50,000-character id from being copied into every outcome line.
+MAX_LABEL = 128
 
 _INSTANCE_ID = re.compile(r"i-[A-Za-z0-9]{1,64}")
 _REGION = re.compile(r"[a-z]{2,}-[a-z0-9-]+")
@@ -139,10 +143,10 @@ def instance_id(value: object, path: str) -> str:
     return candidate
 
 
-def check_count(count: int, path: str) -> None:
-    """Refuse more than MAX_IDS ids in one event."""
-    if count > MAX_IDS:
-        fail(path, f"{count} ids, more than the {MAX_IDS} one event may name")
+def check_count(count: int, path: str, limit: int = MAX_IDS) -> None:
+    """Refuse more than `limit` ids in one event (what the API the event records accepts)."""
+    if count > limit:
+        fail(path, f"{count} ids, more than the {limit} one event may name")
 
 
 @dataclass(frozen=True)
@@ -180,7 +184,7 @@ class Fields:
     def opt_label(self, key: str) -> str | None:
         """An optional string that is only ever logged (an event id), made printable."""
         value = self.opt_text(key)
-        return None if value is None else printable(value)
+        return None if value is None else printable(value, MAX_LABEL)
 
     def opt_region(self, key: str) -> str | None:
         """An optional region id."""
@@ -211,17 +215,17 @@ class Fields:
         """A required instance id (bare or ARN)."""
         return instance_id(self.require(key), self.at(key))
 
-    def id_list(self, key: str) -> list[str]:
-        """A required, non-empty list of instance ids, at most MAX_IDS long."""
+    def id_list(self, key: str, limit: int = MAX_IDS) -> list[str]:
+        """A required, non-empty list of instance ids, at most `limit` long."""
         value, path = self.require(key), self.at(key)
         if not isinstance(value, list):
             fail(path, f"expected a list of instance ids, got {kind(value)}")
         if not value:
             fail(path, "expected at least one instance id, got an empty list")
-        check_count(len(value), path)
+        check_count(len(value), path, limit)
         return [instance_id(entry, item(path, index)) for index, entry in enumerate(value)]
 
-    def repeated(self, name: str) -> list[tuple[str, object]]:
+    def repeated(self, name: str, limit: int = MAX_IDS) -> list[tuple[str, object]]:
         """(location, value) of a repeated parameter: `name` as a list or value, then `name.N`.
 
         ActionTrail records request parameters the way the RPC API takes them, flattened as
@@ -240,7 +244,7 @@ class Fields:
             if match is not None:
                 indexed.append((_numeric(match.group(1)), key))
         found += [(self.at(key), self.obj[key]) for _, key in sorted(indexed)]
-        check_count(len(found), self.at(name))
+        check_count(len(found), self.at(name), limit)
         return found
 
 

@@ -1,8 +1,11 @@
 """The apply step: turn decisions into batched Attach/Detach calls, and confirm what happened.
 
 - Detach (for detach and replace) is grouped by the current role and names it, so a role that
-  changed under us is not removed.
-- Attach is grouped by role, up to 100 instances a call.
+  changed under us is not removed. A detached role's ownership marker is removed afterwards.
+- Attach is grouped by role, up to 100 instances a call. A fresh attach is preceded by the
+  ownership marker (`rolebinder:role`, 50 instances a TagResources call): an instance whose
+  marker cannot be written gets no role, since rolebinder could never revoke it. A replace moves
+  the marker once the new role is on.
 - Whatever the answer does not confirm (a per-instance failure, a lost answer, a 5xx) is settled
   by reading the binding again: writes are never repeated blindly.
 - A replace whose attach fails puts the previous role back, so an instance is never left without
@@ -17,16 +20,28 @@ from typing import Protocol
 
 from shared import reasons
 from shared.decision import Action, Decision
-from shared.ecs import BIND_BATCH, BindResult, chunks
+from shared.ecs import BIND_BATCH, TAG_BATCH, BindResult, chunks
 from shared.errors import CloudError
 from shared.instance import Instance
-from shared.outcome import ATTACHED, FAILED, REPLACED, SKIPPED, UNCHANGED, Outcome, failed_call
+from shared.outcome import (
+    ATTACHED,
+    DETACHED,
+    FAILED,
+    REPLACED,
+    SKIPPED,
+    UNCHANGED,
+    Outcome,
+    failed_call,
+)
+from shared.ownership import MARKER_KEY
 
 
 class BindPort(Protocol):
     def describe_roles(self, instance_ids: Sequence[str]) -> dict[str, str | None]: ...
     def attach_role(self, role: str, instance_ids: Sequence[str]) -> dict[str, BindResult]: ...
     def detach_role(self, role: str, instance_ids: Sequence[str]) -> dict[str, BindResult]: ...
+    def tag_instances(self, tags: dict[str, str], instance_ids: Sequence[str]) -> set[str]: ...
+    def untag_instances(self, keys: Sequence[str], instance_ids: Sequence[str]) -> set[str]: ...
 
 
 @dataclass(frozen=True)
@@ -57,6 +72,15 @@ class _Failure:
             return cls(error.code, error.message, error.request_id, error.transient)
         return cls("NoResult", "the answer did not mention this instance", None, True)
 
+    def noting(self, prefix: str) -> _Failure:
+        return _Failure(self.code, f"{prefix}: {self.message}", self.request_id, self.transient)
+
+
+_MARKER_REFUSED = (
+    "the rolebinder:role ownership marker could not be written, so nothing was attached"
+)
+_GONE = _Failure("InvalidInstanceId.NotFound", "the instance no longer exists", None, False)
+
 
 class Binder:
     """Applies plans through an ECS port; returns one outcome per plan, in order."""
@@ -68,14 +92,65 @@ class Binder:
         done: dict[str, Outcome] = {}
         unbinding = [p for p in plans if p.decision.action in (Action.DETACH, Action.REPLACE)]
         detached = self._detach(unbinding, done)
+        marked = self._mark_first([p for p in plans if p.decision.action == Action.ATTACH], done)
         binding = [
             p
             for p in plans
-            if p.decision.action == Action.ATTACH
+            if p.instance_id in marked
             or (p.instance_id in detached and p.decision.action == Action.REPLACE)
         ]
         self._attach(binding, done)
+        self._follow_markers(plans, done)
         return [done.get(p.instance_id, p.outcome) for p in plans]
+
+    # -- ownership markers --------------------------------------------------------------------
+
+    def _mark_first(self, plans: list[Plan], done: dict[str, Outcome]) -> set[str]:
+        """Write the marker of each fresh attach; returns the ids that may now be attached."""
+        marked: set[str] = set()
+        for role, group in _grouped(plans, lambda p: p.decision.role or ""):
+            for batch in chunks([p.instance_id for p in group], TAG_BATCH):
+                members = [p for p in group if p.instance_id in batch]
+                try:
+                    tagged = self.ecs.tag_instances({MARKER_KEY: role}, batch)
+                except CloudError as error:
+                    problem = _Failure.of(None, error).noting(_MARKER_REFUSED)
+                    self._fail_all_with(members, problem, done)
+                    continue
+                marked |= tagged
+                for plan in members:
+                    if plan.instance_id not in tagged:  # gone since it was read
+                        done[plan.instance_id] = _failure(plan.outcome, _GONE, vanished=True)
+        return marked
+
+    def _follow_markers(self, plans: Sequence[Plan], done: dict[str, Outcome]) -> None:
+        """Move the marker of replaced instances, remove it from detached ones."""
+        replaced = [p for p in plans if done.get(p.instance_id, p.outcome).outcome == REPLACED]
+        detached = [p for p in plans if done.get(p.instance_id, p.outcome).outcome == DETACHED]
+        for role, group in _grouped(replaced, lambda p: p.decision.role or ""):
+            self._after_write(
+                group, done, lambda ids, r=role: self.ecs.tag_instances({MARKER_KEY: r}, ids)
+            )
+        self._after_write(detached, done, lambda ids: self.ecs.untag_instances([MARKER_KEY], ids))
+
+    def _after_write(
+        self,
+        plans: list[Plan],
+        done: dict[str, Outcome],
+        write: Callable[[list[str]], set[str]],
+    ) -> None:
+        """A marker write after the role write: a failure is noted, the role write stands."""
+        for batch in chunks([p.instance_id for p in plans], TAG_BATCH):
+            try:
+                write(batch)
+            except CloudError as error:
+                note = (
+                    f"the rolebinder:role marker was not updated ({error.code}); until it is "
+                    "(`rolebinder adopt`), rolebinder reports this instance as contested"
+                )
+                for instance_id in batch:
+                    outcome = done[instance_id]
+                    done[instance_id] = replace(outcome, detail=f"{outcome.detail}; {note}")
 
     # -- detach -------------------------------------------------------------------------------
 
@@ -178,7 +253,10 @@ class Binder:
         return ok
 
     def _fail_all(self, plans: list[Plan], error: CloudError, done: dict[str, Outcome]) -> None:
-        problem = _Failure.of(None, error)
+        self._fail_all_with(plans, _Failure.of(None, error), done)
+
+    @staticmethod
+    def _fail_all_with(plans: list[Plan], problem: _Failure, done: dict[str, Outcome]) -> None:
         for plan in plans:
             done[plan.instance_id] = _failure(plan.outcome, problem, vanished=False)
 

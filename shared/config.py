@@ -7,6 +7,7 @@ build settings without touching the process environment.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -16,7 +17,9 @@ from shared.errors import InputError
 MAPPING = "ROLEBINDER_MAPPING"
 # "1"/"true"/"yes" decide and log, but write nothing.
 DRY_RUN = "ROLEBINDER_DRY_RUN"
-# Comma-separated regions the sweep covers; default: the function's own region.
+# Comma-separated regions: the only ones any handler reads or writes (events from others are
+# ignored, the sweep covers them all, a timer payload may only narrow them); default: the
+# function's own region.
 REGIONS = "ROLEBINDER_REGIONS"
 # The account the functions run in; events from any other account are ignored.
 ACCOUNT_ID = "ROLEBINDER_ACCOUNT_ID"
@@ -55,6 +58,7 @@ DEFAULT_SETTLED_SECONDS = 60.0
 # Used when no FC context gives a timeout (CLI, local runs).
 DEFAULT_BUDGET_SECONDS = 120.0
 
+_REGION = re.compile(r"[a-z]{2,4}(-[a-z0-9]+){1,5}")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 
@@ -84,7 +88,7 @@ class Settings:
         return cls(
             mapping_path=env.get(MAPPING) or None,
             dry_run=parse_flag(DRY_RUN, env.get(DRY_RUN, "")),
-            regions=parse_list(env.get(REGIONS, "")),
+            regions=parse_regions(env.get(REGIONS, "")),
             account_id=env.get(ACCOUNT_ID) or env.get(FC_ACCOUNT_ID) or None,
             ecs_endpoint=env.get(ECS_ENDPOINT) or None,
             ram_endpoint=env.get(RAM_ENDPOINT) or None,
@@ -109,6 +113,15 @@ def parse_flag(name: str, raw: str) -> bool:
 
 def parse_list(raw: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def parse_regions(raw: str) -> tuple[str, ...]:
+    """Region ids such as cn-hangzhou; a typo fails loudly rather than confining wrongly."""
+    regions = parse_list(raw)
+    for region in regions:
+        if not _REGION.fullmatch(region):
+            raise InputError(f"{REGIONS}: {region!r} is not a region id (like cn-hangzhou)")
+    return tuple(dict.fromkeys(regions))
 
 
 def parse_seconds(name: str, env: Mapping[str, str], default: float) -> float:

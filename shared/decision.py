@@ -72,7 +72,7 @@ def decide(instance: Instance, mapping: RoleMapping) -> Decision:
         return _classic(instance, mapping, winners)
     if not winners:
         return _no_match(instance, mapping)
-    refused = [winner for winner in winners if not _allowed(mapping, winner.role)]
+    refused = [winner for winner in winners if not _grantable(mapping, winner)]
     if refused:
         return _not_allowed(instance, refused[0])
     roles = _distinct_roles(winners)
@@ -137,6 +137,11 @@ def _allowed(mapping: RoleMapping, role: object) -> bool:
     return isinstance(role, str) and mapping.allows(role)
 
 
+def _grantable(mapping: RoleMapping, winner: RuleVerdict) -> bool:
+    """In the allow-list and within the winning rule's own authority (its allowed_roles)."""
+    return _allowed(mapping, winner.role) and winner.rule.may_grant(winner.role)
+
+
 def _distinct_roles(winners: tuple[RuleVerdict, ...]) -> list[str | None]:
     return list(dict.fromkeys(winner.role for winner in winners))
 
@@ -150,7 +155,8 @@ def _classic(
 ) -> Decision:
     roles = _distinct_roles(winners)
     # Report the role rolebinder would have attached, so the outcome line still shows intent.
-    role = roles[0] if len(roles) == 1 and _allowed(mapping, roles[0]) else None
+    grantable = all(_grantable(mapping, winner) for winner in winners)
+    role = roles[0] if len(roles) == 1 and grantable else None
     rule = winners[0].rule.name if role is not None else None
     detail = "classic-network instances cannot have an instance RAM role"
     return Decision(Action.SKIP, role, instance.role, reasons.CLASSIC_NETWORK, rule, detail)
@@ -169,18 +175,48 @@ def _no_match(instance: Instance, mapping: RoleMapping) -> Decision:
     if not _allowed(mapping, current):
         detail = f"no rule matched; role {current} is not in the allow-list, so never touched"
         return skip(reasons.EXISTING_ROLE_KEPT, detail)
+    refusal = _ownership_refusal(instance, mapping, "detach")
+    if refusal is not None:
+        return skip(*refusal)
     detail = f"no rule matched and on_no_match is detach: detach {current}"
     return Decision(Action.DETACH, None, current, reasons.NO_MATCHING_RULE, None, detail)
+
+
+_PAST = {"detach": "detached", "replace": "replaced"}
+
+
+def _ownership_refusal(
+    instance: Instance, mapping: RoleMapping, verb: str
+) -> tuple[str, str] | None:
+    """(reason, detail) when the current binding is not rolebinder's to change, else None."""
+    current = instance.role
+    if instance.contested:
+        detail = (
+            f"rolebinder bound {instance.marker} but the instance now has {current}: someone "
+            f"else changed it, so rolebinder will not {verb} it (resolve by hand, then "
+            "`rolebinder adopt`)"
+        )
+        return reasons.CONTESTED, detail
+    if not instance.owned_by_rolebinder(mapping.adopt_unmarked):
+        detail = (
+            f"role {current} was not bound by rolebinder (no rolebinder:role marker), so it is "
+            f"never {_PAST[verb]} (`rolebinder adopt` or adopt_unmarked: true hands it over)"
+        )
+        return reasons.NOT_OWNED, detail
+    return None
 
 
 def _not_allowed(instance: Instance, refused: RuleVerdict) -> Decision:
     # Security: a tag must not be able to name an arbitrary role (e.g. an admin role).
     rule = refused.rule
     if rule.role_from_tag is not None:
-        detail = f"tag {rule.role_from_tag}={refused.role!r} (rule {rule.name}) names a role"
+        detail = (
+            f"tag {rule.role_from_tag}={refused.role!r} (rule {rule.name}) names a role outside "
+            "the rule's allowed_roles"
+        )
     else:
-        detail = f"rule {rule.name} names role {refused.role!r}"
-    detail += " that is not in the allow-list; nothing is attached"
+        detail = f"rule {rule.name} names role {refused.role!r} that is not in the allow-list"
+    detail += "; nothing is attached"
     role = refused.role if isinstance(refused.role, str) else None
     return Decision(Action.SKIP, role, instance.role, reasons.ROLE_NOT_ALLOWED, rule.name, detail)
 
@@ -209,4 +245,7 @@ def _bind(instance: Instance, mapping: RoleMapping, winners: tuple[RuleVerdict, 
     if not _allowed(mapping, current):
         detail = f"instance has role {current}, which is not in the allow-list, so never replaced"
         return decision(Action.SKIP, reasons.EXISTING_ROLE_KEPT, detail)
+    refusal = _ownership_refusal(instance, mapping, "replace")
+    if refusal is not None:
+        return decision(Action.SKIP, *refusal)
     return decision(Action.REPLACE, reasons.RULE_MATCHED, f"replace {current} with {role}")

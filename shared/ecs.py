@@ -1,14 +1,15 @@
 """ECS gateway: instances, their tags and their instance RAM roles, in documented batch sizes.
 
 DescribeInstances takes up to 100 ids, DescribeInstanceRamRole up to 50, Attach/Detach up to
-100. Every answer becomes small typed values; per-instance results inside batch answers are
-read one by one, since an HTTP 200 can still carry failures.
+100, TagResources/UntagResources up to 50 (rolebinder's ownership markers). Every answer
+becomes small typed values; per-instance results inside batch answers are read one by one,
+since an HTTP 200 can still carry failures.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,8 @@ from aliyunsdkecs.request.v20140526.DescribeInstanceRamRoleRequest import (
 )
 from aliyunsdkecs.request.v20140526.DescribeInstancesRequest import DescribeInstancesRequest
 from aliyunsdkecs.request.v20140526.DetachInstanceRamRoleRequest import DetachInstanceRamRoleRequest
+from aliyunsdkecs.request.v20140526.TagResourcesRequest import TagResourcesRequest
+from aliyunsdkecs.request.v20140526.UntagResourcesRequest import UntagResourcesRequest
 
 from shared.errors import CloudError
 from shared.gateway import TRANSIENT_CODES, Answer, Transport, item_get
@@ -26,8 +29,11 @@ from shared.instance import Instance
 DESCRIBE_BATCH = 100
 ROLE_BATCH = 50
 BIND_BATCH = 100
+TAG_BATCH = 50
 # Codes for which a DescribeInstanceRamRole batch is split to find the instance at fault.
 _SPLIT_CODES = frozenset({"InvalidInstanceId.NotFound", "InvalidNetworkType.MismatchRamRole"})
+# The tag APIs refuse a whole call when one resource is gone; split to find it.
+_TAG_SPLIT_CODES = frozenset({"InvalidResourceId.NotFound"})
 
 
 @dataclass(frozen=True)
@@ -145,6 +151,42 @@ class EcsGateway:
     def detach_role(self, role: str, instance_ids: Sequence[str]) -> dict[str, BindResult]:
         """Detach `role` (only where it is still the bound role) from up to 100 instances."""
         return self._bind(DetachInstanceRamRoleRequest(), role, instance_ids)
+
+    # -- ownership markers (tags) ---------------------------------------------------------------
+
+    def tag_instances(self, tags: dict[str, str], instance_ids: Sequence[str]) -> set[str]:
+        """Set `tags` on up to 50 instances; returns the ids tagged (vanished ones are not)."""
+        request = TagResourcesRequest()
+        request.set_ResourceType("instance")
+        request.set_ResourceIds(list(instance_ids))
+        request.set_Tags([{"Key": key, "Value": value} for key, value in tags.items()])
+        return self._tag_call(request, instance_ids, lambda ids: self.tag_instances(tags, ids))
+
+    def untag_instances(self, keys: Sequence[str], instance_ids: Sequence[str]) -> set[str]:
+        """Remove tag `keys` from up to 50 instances; returns the ids untagged."""
+        request = UntagResourcesRequest()
+        request.set_ResourceType("instance")
+        request.set_ResourceIds(list(instance_ids))
+        request.set_TagKeys(list(keys))
+        return self._tag_call(request, instance_ids, lambda ids: self.untag_instances(keys, ids))
+
+    def _tag_call(
+        self,
+        request: TagResourcesRequest | UntagResourcesRequest,
+        instance_ids: Sequence[str],
+        again: Callable[[Sequence[str]], set[str]],
+    ) -> set[str]:
+        try:
+            # Setting or removing the same tag twice is harmless: retried like a read.
+            Answer(request.get_action_name(), self.transport.idempotent_write(request))
+        except CloudError as error:
+            if error.code not in _TAG_SPLIT_CODES:
+                raise
+            if len(instance_ids) == 1:
+                return set()
+            middle = len(instance_ids) // 2
+            return again(instance_ids[:middle]) | again(instance_ids[middle:])
+        return set(instance_ids)
 
     def _bind(
         self,

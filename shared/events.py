@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from shared import reasons
 from shared._fields import (
+    MAX_LABEL,
     Fields,
     decode,
     fail,
@@ -29,6 +30,7 @@ from shared._fields import (
     show,
 )
 from shared.errors import EventError
+from shared.ownership import only_reserved
 
 KIND_INSTANCE_STATE = "instance-state"
 KIND_TAG_CHANGE = "tag-change"
@@ -40,6 +42,10 @@ TAG_CHANGE = "Tag:ChangeOnResource"
 MAX_INPUT_BYTES = 16 * 1024 * 1024
 # EventBridge's largest batch window (CountBasedWindow) is 10,000 events.
 MAX_BATCH = 10_000
+# Documented per-call limits of the APIs whose records name instances: RunInstances launches
+# 1-100 (Amount), the tag APIs take up to 50 resources. A record naming more is forged.
+MAX_LAUNCHED = 100
+MAX_TAGGED = 50
 # Pending and Created are sent once at creation; Starting and Running follow. Docs differ on
 # which of them appear, so all four mean "a new instance may need its role".
 CREATION_STATES = frozenset({"pending", "created", "starting", "running"})
@@ -144,6 +150,34 @@ def _exclude_if_foreign(trigger: Trigger, own: str | None) -> Trigger:
     )
 
 
+def confine_regions(
+    triggers: Iterable[Trigger], allowed: frozenset[str], home: str
+) -> list[Trigger]:
+    """Replace instance checks outside the deployment's regions by ignored events (no call).
+
+    An event without a region is about the home region. A forged or misrouted event naming
+    another region must not make the function read or write there.
+    """
+    return [_confine(trigger, allowed, home) for trigger in triggers]
+
+
+def _confine(trigger: Trigger, allowed: frozenset[str], home: str) -> Trigger:
+    if not isinstance(trigger, InstanceCheck) or (trigger.region or home) in allowed:
+        return trigger
+    region, ids = trigger.region or home, trigger.instance_ids
+    detail = f"event for region {region}; this deployment acts only in {', '.join(sorted(allowed))}"
+    return IgnoredEvent(
+        trigger.event_id, reasons.FOREIGN_REGION, detail, region, trigger.account_id, ids
+    )
+
+
+def named_instances(triggers: Iterable[Trigger]) -> int:
+    """How many distinct (region, instance) pairs a delivery's checks name."""
+    return len(
+        {(t.region, i) for t in triggers if isinstance(t, InstanceCheck) for i in t.instance_ids}
+    )
+
+
 def _parse_batch(elements: list[object]) -> list[Trigger]:
     if len(elements) > MAX_BATCH:
         fail("", f"batch of {len(elements)} events, more than the {MAX_BATCH} accepted")
@@ -174,7 +208,7 @@ def _loose_event_id(element: object) -> str | None:
         return None
     for key in ("id", "eventId"):
         if isinstance(element.get(key), str):
-            return printable(element[key])
+            return printable(element[key], MAX_LABEL)
     return None
 
 
@@ -262,7 +296,17 @@ def _parse_tag_payload(payload: Fields, meta: _Meta) -> Trigger:
     if folded[0] != _ECS_INSTANCE_TYPE and folded != ("instance", "ecs"):
         seen = f"product {show(product)} resourceType {show(resource_type)} {show(resource)}"
         return meta.ignore(reasons.NOT_AN_INSTANCE, f"{TAG_CHANGE} on {seen}")
-    return meta.check((payload.instance_id("resourceId"),), KIND_TAG_CHANGE, TAG_CHANGE)
+    instance = payload.instance_id("resourceId")
+    changed = payload.obj.get("changedTagKeys")
+    if isinstance(changed, list) and only_reserved(changed):
+        return _marker_only(meta, instance)
+    return meta.check((instance,), KIND_TAG_CHANGE, TAG_CHANGE)
+
+
+def _marker_only(meta: _Meta, *instances: str) -> IgnoredEvent:
+    # rolebinder's own marker writes echo back as tag events: nothing a rule reads changed.
+    detail = "only rolebinder's own rolebinder: tags changed"
+    return meta.ignore(reasons.MARKER_ONLY, detail, tuple(dict.fromkeys(instances)))
 
 
 def _parse_trail(record: Fields, envelope: _Meta) -> Trigger:
@@ -301,7 +345,7 @@ def _trail_meta(record: Fields) -> _Meta:
 
 def _run_instances(record: Fields, meta: _Meta, name: str) -> Trigger:
     id_sets = record.child("responseElements").child("InstanceIdSets")
-    return meta.check(id_sets.id_list("InstanceIdSet"), KIND_API_CALL, name)
+    return meta.check(id_sets.id_list("InstanceIdSet", MAX_LAUNCHED), KIND_API_CALL, name)
 
 
 def _create_instance(record: Fields, meta: _Meta, name: str) -> Trigger:
@@ -311,19 +355,47 @@ def _create_instance(record: Fields, meta: _Meta, name: str) -> Trigger:
 
 def _tag_resources(record: Fields, meta: _Meta, name: str) -> Trigger:
     params = record.child("requestParameters")
-    arns = params.repeated("ResourceARN")
+    arns = params.repeated("ResourceARN", MAX_TAGGED)
     if arns:
-        return _tagged_arns(arns, meta, name)
+        return _tagged_arns(arns, meta, name, _tag_keys(params))
     resource_type = params.text("ResourceType")
     if resource_type.casefold() != "instance":
         return meta.ignore(reasons.NOT_AN_INSTANCE, f"{name} on ResourceType {show(resource_type)}")
-    found = params.repeated("ResourceId")
+    found = params.repeated("ResourceId", MAX_TAGGED)
     if not found:
         fail(params.at("ResourceId"), "missing")
-    return meta.check([instance_id(value, where) for where, value in found], KIND_API_CALL, name)
+    ids = [instance_id(value, where) for where, value in found]
+    if only_reserved(_tag_keys(params)):
+        return _marker_only(meta, *ids)
+    return meta.check(ids, KIND_API_CALL, name)
 
 
-def _tagged_arns(arns: list[tuple[str, object]], meta: _Meta, name: str) -> Trigger:
+def _tag_keys(params: Fields) -> list[object]:
+    """The tag keys a tag call names: `Tag.N.Key`, `TagKey.N`, or the Tag service's `Tags`.
+
+    Only used to recognise rolebinder's own marker writes; an unreadable shape counts as
+    "some other key", so the instances are read as usual.
+    """
+    keys: list[object] = [value for _, value in params.repeated("TagKey", MAX_TAGGED)]
+    for key, value in params.obj.items():
+        if isinstance(key, str) and key.startswith("Tag.") and key.endswith(".Key"):
+            keys.append(value)
+    tags = params.obj.get("Tags")
+    if isinstance(tags, str):
+        try:
+            tags = json.loads(tags)
+        except (ValueError, RecursionError):
+            return [None]
+    if isinstance(tags, dict):
+        keys.extend(tags)
+    elif tags is not None:
+        keys.append(None)
+    return keys
+
+
+def _tagged_arns(
+    arns: list[tuple[str, object]], meta: _Meta, name: str, keys: list[object]
+) -> Trigger:
     # The Tag service names resources of any product by ARN; only ECS instances concern us.
     ids = []
     for where, value in arns:
@@ -334,6 +406,8 @@ def _tagged_arns(arns: list[tuple[str, object]], meta: _Meta, name: str) -> Trig
             ids.append(instance_id(value, where))
     if not ids:
         return meta.ignore(reasons.NOT_AN_INSTANCE, f"{name} names no ECS instance ARN")
+    if only_reserved(keys):
+        return _marker_only(meta, *ids)
     return meta.check(ids, KIND_API_CALL, name)
 
 
@@ -342,7 +416,10 @@ def _add_tags(record: Fields, meta: _Meta, name: str) -> Trigger:
     resource_type = params.text("ResourceType")
     if resource_type.casefold() != "instance":
         return meta.ignore(reasons.NOT_AN_INSTANCE, f"{name} on ResourceType {show(resource_type)}")
-    return meta.check((params.instance_id("ResourceId"),), KIND_API_CALL, name)
+    instance = params.instance_id("ResourceId")
+    if only_reserved(_tag_keys(params)):
+        return _marker_only(meta, instance)
+    return meta.check((instance,), KIND_API_CALL, name)
 
 
 _API_CALL_PARSERS: dict[str, Callable[[Fields, _Meta, str], Trigger]] = {
@@ -356,7 +433,8 @@ _API_CALL_PARSERS: dict[str, Callable[[Fields, _Meta, str], Trigger]] = {
 
 
 def _parse_timer(event: Fields) -> SweepRequest:
-    name, time = printable(event.text("triggerName")), printable(event.text("triggerTime"))
+    name = printable(event.text("triggerName"), MAX_LABEL)
+    time = printable(event.text("triggerTime"), MAX_LABEL)
     regions = _sweep_regions(event.opt_text("payload"), event.at("payload"))
     return SweepRequest(f"timer:{name}:{time}", name, time, regions)
 

@@ -79,6 +79,10 @@ class Transport:
             pause=self._pause_for(request),
         )
 
+    def idempotent_write(self, request: RpcRequest) -> dict[str, Any]:
+        """A write that may safely happen twice (setting a tag): retried like a read."""
+        return self.read(request)
+
     def write(self, request: RpcRequest) -> dict[str, Any]:
         """A write: retried only on throttling (the call was refused before it ran)."""
         return retry_transient(

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from shared.ownership import MARKER_KEY
+
 VPC = "vpc"
 CLASSIC = "classic"
 
@@ -34,3 +36,19 @@ class Instance:
     @property
     def is_vpc(self) -> bool:
         return self.network_type == VPC
+
+    @property
+    def marker(self) -> str | None:
+        """The role rolebinder's ownership marker names (None: rolebinder has not bound one)."""
+        return self.tags.get(MARKER_KEY) or None
+
+    def owned_by_rolebinder(self, adopt_unmarked: bool = False) -> bool:
+        """Whether the current binding is rolebinder's: its marker names the bound role."""
+        if self.role is None:
+            return False
+        return self.marker == self.role or (adopt_unmarked and self.marker is None)
+
+    @property
+    def contested(self) -> bool:
+        """A marker naming another role than the bound one: someone else changed the binding."""
+        return self.role is not None and self.marker is not None and self.marker != self.role

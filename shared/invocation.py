@@ -25,12 +25,19 @@ from shared.events import (
     InstanceCheck,
     SweepRequest,
     Trigger,
+    confine_regions,
     exclude_foreign,
+    named_instances,
     parse_delivery,
 )
 from shared.journal import Journal
 from shared.outcome import IGNORED, Outcome
 from shared.retry import Deadline
+
+# A delivery naming more instances than this is refused whole, with one error line: FC never
+# batches more than RunInstances' 100 per event here (template.yml sends one event per call),
+# and a forged one must not buy thousands of reads and outcome lines. The sweep repairs.
+MAX_DELIVERY_INSTANCES = 1000
 
 
 class RetryLaterError(RolebinderError):
@@ -73,10 +80,23 @@ class Invocation:
         except EventError as error:
             self.journal.error(reasons.MALFORMED_EVENT, str(error))
             return self.journal.summary(events=0)
-        triggers = exclude_foreign(triggers, self.account_id)
+        triggers = confine_regions(
+            exclude_foreign(triggers, self.account_id), self.allowed_regions, self.home_region
+        )
+        named = named_instances(triggers)
+        if named > MAX_DELIVERY_INSTANCES:
+            message = (
+                f"the delivery names {named} instances, more than the "
+                f"{MAX_DELIVERY_INSTANCES} accepted; nothing was read or written (the sweep "
+                "repairs whatever it should have done)"
+            )
+            self.journal.error(reasons.ERROR_DELIVERY_TOO_LARGE, message)
+            return self.journal.summary(events=len(triggers))
         engine = self._engine()
         for outcome in self._outcomes(engine, triggers):
             self.journal.write(outcome)
+            if outcome.reason == reasons.CONTESTED:
+                self._warn_contested(outcome)
         summary = self.journal.summary(events=len(triggers), dry_run=self.settings.dry_run)
         if self.journal.retryable:
             raise RetryLaterError(
@@ -88,6 +108,11 @@ class Invocation:
     @property
     def account_id(self) -> str | None:
         return self.settings.account_id or getattr(self.context, "account_id", None) or None
+
+    @property
+    def allowed_regions(self) -> frozenset[str]:
+        """The only regions this deployment reads or writes (ROLEBINDER_REGIONS, or its own)."""
+        return frozenset(self.settings.regions or (self.home_region,))
 
     @property
     def home_region(self) -> str:
@@ -128,8 +153,32 @@ class Invocation:
                     if (o := settled.pop((region, i), None)) is not None
                 )
         for sweep in (t for t in triggers if isinstance(t, SweepRequest)):
-            for region in sweep.regions or self.settings.regions or (self.home_region,):
+            for region in self._sweep_regions(sweep):
                 yield from self._sweep(engine, region, sweep.event_id)
+
+    def _sweep_regions(self, sweep: SweepRequest) -> list[str]:
+        """The configured regions, narrowed (never widened) by the timer payload."""
+        allowed = sorted(self.allowed_regions)
+        if not sweep.regions:
+            return allowed
+        refused = [region for region in sweep.regions if region not in self.allowed_regions]
+        if refused:
+            self.journal.warning(
+                reasons.WARNING_REGION_REFUSED,
+                f"the timer payload names {', '.join(refused)}, outside this deployment's "
+                f"regions ({', '.join(allowed)}); not swept",
+                regions=refused,
+            )
+        return [region for region in sweep.regions if region in self.allowed_regions]
+
+    def _warn_contested(self, outcome: Outcome) -> None:
+        self.journal.warning(
+            reasons.WARNING_CONTESTED,
+            outcome.detail,
+            instance_id=outcome.instance_id,
+            region=outcome.region,
+            role=outcome.previous_role,
+        )
 
     def _sweep(self, engine: Engine, region: str, event_id: str | None) -> Iterator[Outcome]:
         seen = 0
@@ -140,7 +189,7 @@ class Invocation:
             # ECS answers DescribeInstances with an empty list, not an error, when the caller
             # lacks the permission: an empty region and a broken policy look the same.
             self.journal.warning(
-                "empty-sweep",
+                reasons.WARNING_EMPTY_SWEEP,
                 f"the sweep saw no instance in {region}; if the region has instances, check "
                 "that the functions' role may call ecs:DescribeInstances",
                 region=region,

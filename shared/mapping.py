@@ -46,17 +46,28 @@ class Rule:
     resource_group_ids: frozenset[str] | None
     role: str | None
     role_from_tag: str | None
+    # The roles a role_from_tag rule's tag may choose (None for a fixed-role rule): a tag is
+    # never more powerful than the rule that reads it.
+    allowed_roles: frozenset[str] | None = None
+
+    def may_grant(self, role: object) -> bool:
+        """Whether this rule may lead to `role`: its fixed role, or one of its allowed_roles."""
+        if self.role_from_tag is None:
+            return role == self.role
+        return isinstance(role, str) and role in (self.allowed_roles or ())
 
 
 @dataclass(frozen=True)
 class RoleMapping:
-    """A validated mapping: the role allow-list, the rules, and the two policies."""
+    """A validated mapping: the role allow-list, the rules, and the policies."""
 
     version: int
     roles: tuple[str, ...]
     rules: tuple[Rule, ...]
     on_existing_role: str  # keep | replace
     on_no_match: str  # keep | detach
+    # Treat allow-listed roles bound without rolebinder's marker as its own (migrations).
+    adopt_unmarked: bool = False
 
     def allows(self, role: str) -> bool:
         """Whether rolebinder may attach, replace or detach `role` (it is in the allow-list)."""
@@ -105,6 +116,7 @@ def _build(document: dict[str, Any]) -> RoleMapping:
         rules=tuple(_build_rule(raw) for raw in document["rules"]),
         on_existing_role=document.get("on_existing_role", KEEP),
         on_no_match=document.get("on_no_match", KEEP),
+        adopt_unmarked=bool(document.get("adopt_unmarked", False)),
     )
 
 
@@ -119,6 +131,7 @@ def _build_rule(raw: dict[str, Any]) -> Rule:
         resource_group_ids=_scope(when, "resource_group_ids"),
         role=raw.get("role"),
         role_from_tag=raw.get("role_from_tag"),
+        allowed_roles=frozenset(raw["allowed_roles"]) if "allowed_roles" in raw else None,
     )
 
 
@@ -137,6 +150,7 @@ def _semantic_problems(mapping: RoleMapping) -> list[Found]:
     return [
         *_duplicate_names(mapping),
         *_unlisted_roles(mapping),
+        *_rule_authority(mapping),
         *_unlisted_tag_values(mapping),
         *_certain_conflicts(mapping),
     ]
@@ -160,17 +174,37 @@ def _unlisted_roles(mapping: RoleMapping) -> Iterator[Found]:
             yield ("rules", index, "role"), text
 
 
+def _rule_authority(mapping: RoleMapping) -> Iterator[Found]:
+    """A role_from_tag rule names the roles its tag may choose, all of them in the allow-list."""
+    for index, rule in enumerate(mapping.rules):
+        if rule.role_from_tag is not None and rule.allowed_roles is None:
+            text = (
+                f"rule {show(rule.name)} uses role_from_tag but does not say which roles its tag "
+                f"may choose: add allowed_roles: [{', '.join(mapping.roles[:3])}] listing only "
+                f"the roles this tag may grant (a subset of roles: {names(mapping.roles)})"
+            )
+            yield ("rules", index, "allowed_roles"), text
+        elif rule.role_from_tag is None and rule.allowed_roles is not None:
+            text = "only applies to role_from_tag rules; a fixed-role rule grants its role alone"
+            yield ("rules", index, "allowed_roles"), text
+        for role in sorted(rule.allowed_roles or ()):
+            if not mapping.allows(role):
+                text = f"role {show(role)} is not in roles (the allow-list: {names(mapping.roles)})"
+                yield ("rules", index, "allowed_roles"), text
+
+
 def _unlisted_tag_values(mapping: RoleMapping) -> Iterator[Found]:
-    """A role_from_tag rule that lists accepted values of that tag must list allowed roles only."""
+    """A role_from_tag rule that lists accepted values of that tag must list grantable roles."""
     for index, rule in enumerate(mapping.rules):
         for condition in rule.tags:
             if condition.key != rule.role_from_tag or condition.values is None:
                 continue
             for value in condition.values:
-                if not mapping.allows(value):
+                in_rule = rule.allowed_roles is None or value in rule.allowed_roles
+                if not (mapping.allows(value) and in_rule):
                     text = (
-                        f"value {show(value)} names a role (role_from_tag) that is not in roles "
-                        f"(the allow-list: {names(mapping.roles)}); it would always be refused"
+                        f"value {show(value)} names a role (role_from_tag) that is not in this "
+                        "rule's allowed_roles or in roles; it would always be refused"
                     )
                     yield ("rules", index, "when", "tags", condition.key), text
 

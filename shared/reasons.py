@@ -14,8 +14,12 @@ NO_MATCHING_RULE = "no-matching-rule"
 CONFLICTING_RULES = "conflicting-rules"
 # The instance has another role, and policy or the allow-list says keep it.
 EXISTING_ROLE_KEPT = "existing-role-kept"
-# A tag names a role outside the mapping's allow-list.
+# A tag names a role outside the mapping's allow-list or its rule's allowed_roles.
 ROLE_NOT_ALLOWED = "role-not-allowed"
+# The bound role is allow-listed but rolebinder did not bind it (no marker): left alone.
+NOT_OWNED = "not-owned"
+# rolebinder's marker names another role than the bound one: someone else changed it; no fight.
+CONTESTED = "contested"
 # RAM says the role does not exist.
 ROLE_NOT_FOUND = "role-not-found"
 # The role's trust policy does not name ecs.aliyuncs.com.
@@ -24,6 +28,10 @@ ROLE_NOT_TRUSTED = "role-not-trusted"
 INSTANCE_NOT_FOUND = "instance-not-found"
 # The event came from an account other than the function's own.
 FOREIGN_ACCOUNT = "foreign-account"
+# The event names a region outside ROLEBINDER_REGIONS (where this deployment may act).
+FOREIGN_REGION = "foreign-region"
+# The event changed only rolebinder's own reserved tags (its marker writes): nothing to read.
+MARKER_ONLY = "marker-only"
 # An API call failed (see error_code / request_id on the line).
 API_ERROR = "api-error"
 # The cloud refused the caller the permission it needs (PassRole, RAM action).
@@ -37,6 +45,14 @@ UNSUPPORTED_API_CALL = "unsupported-api-call"
 NOT_AN_INSTANCE = "not-an-instance"
 # One element of a batch delivery could not be parsed (the rest were processed).
 MALFORMED_EVENT = "malformed-event"
+
+# Warning lines (`"kind": "warning"`), for Log Service alerts.
+WARNING_EMPTY_SWEEP = "empty-sweep"
+WARNING_CONTESTED = CONTESTED
+WARNING_REGION_REFUSED = "region-refused"
+
+# Error lines (`"kind": "error"`) that are not one event's parse error.
+ERROR_DELIVERY_TOO_LARGE = "delivery-too-large"
 
 # Cloud error codes that say something specific about the instance or the role.
 _BY_ERROR_CODE = {

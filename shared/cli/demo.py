@@ -25,6 +25,8 @@ from rich.table import Table
 
 from shared.cli.localbus import LocalBus
 from shared.cli.session import console as session_console
+from shared.cli.text import cell
+from shared.ownership import MARKER_KEY, is_reserved
 
 ECS_TRUST = json.dumps(
     {
@@ -182,7 +184,8 @@ def _report(client: AcsClient, ids: dict[str, str], tap: OutcomeTap) -> bool:
     vpc_ids = [i for i, d in instances.items() if d["InstanceNetworkType"] == "vpc"]
     roles = _roles(client, vpc_ids)
     table = Table(title="bindings after the demo (read back through the SDK)")
-    for column in ("instance", "name", "network", "tags", "role", "outcome", "as promised"):
+    columns = ("instance", "name", "network", "tags", "role", "owned", "outcome", "as promised")
+    for column in columns:
         table.add_column(column, no_wrap=column == "instance")
     all_good = True
     for name, instance_id in ids.items():
@@ -191,15 +194,19 @@ def _report(client: AcsClient, ids: dict[str, str], tap: OutcomeTap) -> bool:
         outcome = tap.last.get(instance_id, {})
         good = roles.get(instance_id) == FLEET[name][2]
         all_good = all_good and good
-        table.add_row(
+        shown = ", ".join(f"{k}={v}" for k, v in tags.items() if not is_reserved(k))
+        marked = tags.get(MARKER_KEY)
+        row = (
             instance_id,
             name,
             described["InstanceNetworkType"],
-            ", ".join(f"{k}={v}" for k, v in tags.items()) or "-",
+            shown or "-",
             roles.get(instance_id, "-"),
+            "yes" if marked and marked == roles.get(instance_id) else "-",
             f"{outcome.get('outcome', '-')} ({outcome.get('reason', '-')})",
             "yes" if good else "NO",
         )
+        table.add_row(*map(cell, row))
     console = session_console()
     console.print(table)
     console.print(

@@ -17,6 +17,7 @@ from rich.table import Table
 from shared.cli import EXIT_FAILED, EXIT_OK
 from shared.cli.session import add_fleet_options, as_json, gateways, open_runtime
 from shared.cli.session import console as session_console
+from shared.cli.text import cell, markup_safe
 from shared.decision import Action, Decision, Evaluation, decide, evaluate
 from shared.errors import CloudError, InputError
 from shared.instance import Instance
@@ -100,24 +101,38 @@ def _document(
 
 def _print(instance: Instance, evaluation: Evaluation, decision: Decision, role_check: str) -> None:
     console = session_console(highlight=False)
+    safe = markup_safe  # every value below comes from the cloud or the mapping
     tags = ", ".join(f"{k}={v}" for k, v in instance.tags.items()) or "(none)"
     console.print(
-        f"[bold]{instance.instance_id}[/bold] in {instance.region}: "
-        f"{instance.network_type}, {instance.status}, vpc {instance.vpc_id or '-'}, "
-        f"resource group {instance.resource_group_id or '-'}"
+        f"[bold]{safe(instance.instance_id)}[/bold] in {safe(instance.region)}: "
+        f"{safe(instance.network_type)}, {safe(instance.status)}, "
+        f"vpc {safe(instance.vpc_id or '-')}, "
+        f"resource group {safe(instance.resource_group_id or '-')}"
     )
-    console.print(f"tags: {tags}")
-    console.print(f"current role: {instance.role or '(none)'}")
+    console.print(f"tags: {safe(tags)}")
+    console.print(f"current role: {safe(instance.role or '(none)')}")
+    console.print(f"ownership: {safe(_ownership(instance))}")
     table = Table(title="rules, in mapping order")
     for column in ("rule", "priority", "matched", "role", "why"):
         table.add_column(column)
     winners = {v.rule.name for v in evaluation.winners}
     for v in evaluation.verdicts:
         mark = "won" if v.rule.name in winners else ("yes" if v.matched else "no")
-        table.add_row(v.rule.name, str(v.rule.priority), mark, v.role or "-", v.why)
+        row = (v.rule.name, str(v.rule.priority), mark, v.role or "-", v.why)
+        table.add_row(*map(cell, row))
     console.print(table)
     console.print(
         f"decision: [bold]{decision.action.value}[/bold] "
-        f"{decision.role or ''} ({decision.reason}): {decision.detail}"
+        f"{safe(decision.role or '')} ({decision.reason}): {safe(decision.detail)}"
     )
-    console.print(f"role check: {role_check}")
+    console.print(f"role check: {safe(role_check)}")
+
+
+def _ownership(instance: Instance) -> str:
+    if instance.role is None:
+        return "no role bound"
+    if instance.contested:
+        return f"contested: rolebinder's marker names {instance.marker}"
+    if instance.marker == instance.role:
+        return "bound by rolebinder (marker matches)"
+    return "not bound by rolebinder (no marker)"

@@ -20,6 +20,7 @@ from rich.table import Table
 from shared.cli import EXIT_FAILED, EXIT_OK
 from shared.cli.session import add_fleet_options, engine, open_runtime
 from shared.cli.session import console as session_console
+from shared.cli.text import cell, markup_safe
 from shared.outcome import FAILED, UNCHANGED, Outcome
 
 _ACTION = {
@@ -83,7 +84,7 @@ def _with_progress(outcomes: Any, quiet: bool) -> Any:
 
 def _print_table(rows: list[Outcome], counts: Counter[str], args: argparse.Namespace) -> None:
     console = session_console()
-    title = f"{args.command} {args.region}" + (
+    title = f"{args.command} {markup_safe(args.region)}" + (
         " (dry run: nothing written)" if args.dry_run else ""
     )
     table = Table(title=title)
@@ -91,13 +92,14 @@ def _print_table(rows: list[Outcome], counts: Counter[str], args: argparse.Names
     for column in ("current role", "desired role", "action", "reason"):
         table.add_column(column)
     for o in rows:
-        table.add_row(
+        row = (
             o.instance_id or "",
             o.previous_role or "-",
             o.role or "-",
             _ACTION.get(o.outcome, o.outcome),
             _reason(o),
         )
+        table.add_row(*map(cell, row))
     if rows:
         console.print(table)
     total = sum(counts.values())

@@ -26,6 +26,8 @@ DEFAULT_TEMPLATE = PROJECT_ROOT / "template.yml"
 # template's logical id from the directory (instance_events <-> InstanceEvents).
 FUNCTION_DIRS = ("instance_events", "tag_events", "reconcile")
 TENANT = "${ALIYUN::TenantId}"
+# The functions act in the region they are deployed to (ROLEBINDER_REGIONS' default).
+STACK_REGION = "${ALIYUN::Region}"
 SERVICE_TYPE = "Aliyun::Serverless::Service"
 FUNCTION_TYPE = "Aliyun::Serverless::Function"
 RULE_TYPE = "ALIYUN::EventBridge::Rule"
@@ -101,7 +103,7 @@ def default_service_name(template: Mapping[str, Any]) -> str | None:
 
 def ros_policy(mapping: RoleMapping) -> dict[str, Any]:
     """The least-privilege policy as a ROS PolicyDocument, the account left to Fn::Sub."""
-    return _wrap_subs(policy_document(mapping, TENANT))
+    return _wrap_subs(policy_document(mapping, TENANT, (STACK_REGION,)))
 
 
 def _wrap_subs(value: Any) -> Any:

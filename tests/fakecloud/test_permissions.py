@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from aliyunsdkcore.client import AcsClient
+from aliyunsdkecs.request.v20140526.DetachInstanceRamRoleRequest import DetachInstanceRamRoleRequest
 from aliyunsdkecs.request.v20140526.StopInstanceRequest import StopInstanceRequest
 from aliyunsdkram.request.v20150501.GetRoleRequest import GetRoleRequest
 from aliyunsdkram.request.v20150501.ListRolesRequest import ListRolesRequest
@@ -149,12 +151,39 @@ def test_a_policy_without_pass_role(
     cloud: FakeCloud, server: FakeCloudServer, instances: list[str]
 ) -> None:
     client = policy_client(
-        server, {"Effect": "Allow", "Action": "ecs:AttachInstanceRamRole", "Resource": INSTANCES}
+        server,
+        {
+            "Effect": "Allow",
+            "Action": "ecs:AttachInstanceRamRole",
+            "Resource": [INSTANCES, "acs:ram:*:*:role/*"],
+        },
     )
 
     error = server_error(client, attach_request(instances[:1]))
 
     assert_error(error, "InvalidUser.PassRoleForbidden", 403)
+
+
+@pytest.mark.parametrize("action", ["AttachInstanceRamRole", "DetachInstanceRamRole"])
+def test_attach_and_detach_are_authorised_on_the_role_too(
+    server: FakeCloudServer, instances: list[str], action: str
+) -> None:
+    # GIVEN a policy granting the action on every instance, on one role only, and PassRole
+    client = policy_client(
+        server,
+        {
+            "Effect": "Allow",
+            "Action": [f"ecs:{action}", "ram:PassRole"],
+            "Resource": [INSTANCES, "acs:ram:*:*:role/AppReader"],
+        },
+    )
+    request = attach_request(instances[:1]) if action.startswith("Attach") else None
+    if request is None:
+        request = DetachInstanceRamRoleRequest()
+        request.set_InstanceIds(json.dumps(instances[:1]))
+    # WHEN it names another role, THEN RAM refuses (the role is a resource of both actions)
+    request.set_RamRoleName("AppWriter")
+    assert_error(server_error(client, request), "Forbidden.RAM", 403)
 
 
 def test_a_policy_limits_ram_by_role_resource(

@@ -37,6 +37,7 @@ from shared.cli import main
 from shared.cli.context import FunctionMeta, LocalContext
 from shared.clients import build_engine, credentials_from, runtime_from
 from shared.engine import Engine
+from shared.ownership import MARKER_KEY
 from shared.retry import Deadline
 from tests.support import EVENTS, REGION, ROOT, call
 
@@ -82,6 +83,10 @@ class Run:
     @property
     def errors(self) -> list[dict[str, Any]]:
         return [line for line in self.lines if line.get("kind") == "error"]
+
+    @property
+    def warnings(self) -> list[dict[str, Any]]:
+        return [line for line in self.lines if line.get("kind") == "warning"]
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -160,9 +165,16 @@ def timer_event(regions: list[str] | None = None) -> dict[str, Any]:
     }
 
 
-def vm(instance_id: str, tags: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:
-    """A seed-document instance in the functional VPC (pass network="classic" for classic)."""
-    base: dict[str, Any] = {"instance_id": instance_id, "tags": tags or {}}
+def vm(
+    instance_id: str, tags: dict[str, str] | None = None, owned: bool = False, **spec: Any
+) -> dict[str, Any]:
+    """A seed-document instance in the functional VPC (pass network="classic" for classic).
+
+    `owned=True` adds rolebinder's ownership marker naming the seeded `role`, as if rolebinder
+    had bound it.
+    """
+    marker = {MARKER_KEY: spec["role"]} if owned else {}
+    base: dict[str, Any] = {"instance_id": instance_id, "tags": {**(tags or {}), **marker}}
     if spec.get("network") != "classic":
         base["vswitch_id"] = VSWITCH_ID
     return {**base, **spec}

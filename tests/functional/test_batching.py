@@ -35,7 +35,7 @@ def attach_batches(cloud: FakeCloud) -> list[tuple[str, list[str]]]:
     ]
 
 
-def test_a_run_instances_record_of_100_costs_five_calls(
+def test_a_run_instances_record_of_100_costs_seven_calls(
     cloud: FakeCloud, client: AcsClient, handler_env, invoke
 ) -> None:
     # GIVEN 100 payments instances launched by one RunInstances call, and the ActionTrail
@@ -55,6 +55,7 @@ def test_a_run_instances_record_of_100_costs_five_calls(
         "DescribeInstances": 1,  # up to 100 ids
         "DescribeInstanceRamRole": 2,  # up to 50 ids
         "GetRole": 1,
+        "TagResources": 2,  # the ownership marker, up to 50 ids
         "AttachInstanceRamRole": 1,  # up to 100 ids
     }
     assert attach_batches(cloud) == [("Payments", ids)]
@@ -106,13 +107,13 @@ def test_role_checks_are_cached_by_the_warm_container(
         costs.append(dict(cloud.calls.counts()))
 
     # THEN a cold container pays one GetRole; a warm one does not
-    cold_cost = {
+    warm_cost = {
         "DescribeInstances": 1,
         "DescribeInstanceRamRole": 1,
-        "GetRole": 1,
+        "TagResources": 1,
         "AttachInstanceRamRole": 1,
     }
-    warm_cost = {"DescribeInstances": 1, "DescribeInstanceRamRole": 1, "AttachInstanceRamRole": 1}
+    cold_cost = {**warm_cost, "GetRole": 1}
     assert costs == [cold_cost, warm_cost, cold_cost]
 
 

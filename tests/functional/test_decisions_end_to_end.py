@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from fakecloud import FakeCloud
-from tests.functional.conftest import VPC_ID, ecs_state, seed_world, state_event, vm
+from shared.ownership import MARKER_KEY
+from tests.functional.conftest import REGION, VPC_ID, ecs_state, seed_world, state_event, vm
 
 PAYMENTS_TAGS = {"team": "payments", "env": "prod"}
 PAYMENTS_RULE = {"name": "payments-prod", "when": {"tags": PAYMENTS_TAGS}, "role": "Payments"}
@@ -15,6 +16,7 @@ ROLE_TAG_RULE = {
     "name": "by-role-tag",
     "when": {"tags": {"ram-role": "*"}},
     "role_from_tag": "ram-role",
+    "allowed_roles": ["AppReader", "Payments"],
 }
 
 
@@ -75,14 +77,14 @@ def test_keep_leaves_another_allowed_role_alone(cloud: FakeCloud, use_mapping, i
 def test_replace_detaches_the_named_old_role_then_attaches(
     cloud: FakeCloud, use_mapping, invoke
 ) -> None:
-    # GIVEN the same instance under on_existing_role: replace
-    seed_world(cloud, [vm("i-replace01", PAYMENTS_TAGS, role="AppReader")])
+    # GIVEN the same instance, bound by rolebinder, under on_existing_role: replace
+    seed_world(cloud, [vm("i-replace01", PAYMENTS_TAGS, role="AppReader", owned=True)])
     use_mapping(mapping(on_existing_role="replace"))
 
     # WHEN its event is handled
     line = check(invoke, "i-replace01")
 
-    # THEN one Detach naming AppReader, then one Attach of Payments
+    # THEN one Detach naming AppReader, one Attach of Payments, then the marker follows
     assert fields(line, *OUTCOME) == (
         "replaced",
         "rule-matched",
@@ -91,11 +93,16 @@ def test_replace_detaches_the_named_old_role_then_attaches(
         "payments-prod",
     )
     writes = cloud.calls.writes(ok_only=False)
-    assert [(c.action, c.params["RamRoleName"], c.params["InstanceIds"]) for c in writes] == [
+    assert [
+        (c.action, c.params.get("RamRoleName"), c.params.get("InstanceIds")) for c in writes
+    ] == [
         ("DetachInstanceRamRole", "AppReader", '["i-replace01"]'),
         ("AttachInstanceRamRole", "Payments", '["i-replace01"]'),
+        ("TagResources", None, None),
     ]
+    assert writes[-1].params["Tag.1.Value"] == "Payments"
     assert ecs_state(cloud) == {"i-replace01": "Payments"}
+    assert cloud.ecs(REGION).instances["i-replace01"].tags[MARKER_KEY] == "Payments"
 
 
 def test_replace_never_touches_a_role_outside_the_allow_list(
@@ -131,7 +138,7 @@ def test_replace_never_touches_a_role_outside_the_allow_list(
         ("Admin", ("skipped", "existing-role-kept", None, "Admin", None), "Admin"),
         (None, ("skipped", "no-matching-rule", None, None, None), None),
     ],
-    ids=["allowed-role-detached", "foreign-role-kept", "no-role"],
+    ids=["owned-allowed-role-detached", "foreign-role-kept", "no-role"],
 )
 def test_on_no_match_detach_takes_only_allow_listed_roles(
     cloud: FakeCloud,
@@ -141,18 +148,21 @@ def test_on_no_match_detach_takes_only_allow_listed_roles(
     expected: tuple[Any, ...],
     after: str | None,
 ) -> None:
-    # GIVEN an instance no rule matches, with `role`, under on_no_match: detach
-    seed_world(cloud, [vm("i-nomatch01", {"team": "search"}, role=role)])
+    # GIVEN an instance no rule matches, with `role` bound by rolebinder, under detach
+    seed_world(cloud, [vm("i-nomatch01", {"team": "search"}, role=role, owned=role is not None)])
     use_mapping(mapping(on_no_match="detach"))
 
     # WHEN its event is handled
     line = check(invoke, "i-nomatch01")
 
-    # THEN only an allow-listed role is detached, by one Detach naming it
+    # THEN only an allow-listed role is detached, by one Detach naming it, marker removed
     assert fields(line, *OUTCOME) == expected
-    writes = [(c.action, c.params["RamRoleName"]) for c in cloud.calls.writes(ok_only=False)]
-    assert writes == ([("DetachInstanceRamRole", "AppReader")] if role == "AppReader" else [])
+    writes = [(c.action, c.params.get("RamRoleName")) for c in cloud.calls.writes(ok_only=False)]
+    detached = [("DetachInstanceRamRole", "AppReader"), ("UntagResources", None)]
+    assert writes == (detached if role == "AppReader" else [])
     assert ecs_state(cloud) == {"i-nomatch01": after}
+    if role == "AppReader":
+        assert MARKER_KEY not in cloud.ecs(REGION).instances["i-nomatch01"].tags
 
 
 def test_on_no_match_keep_keeps_an_allowed_role(cloud: FakeCloud, use_mapping, invoke) -> None:
@@ -277,8 +287,8 @@ def test_dry_run_names_every_action_and_writes_nothing(
         cloud,
         [
             vm("i-dry00001", PAYMENTS_TAGS),
-            vm("i-dry00002", PAYMENTS_TAGS, role="AppReader"),
-            vm("i-dry00003", {"team": "search"}, role="AppReader"),
+            vm("i-dry00002", PAYMENTS_TAGS, role="AppReader", owned=True),
+            vm("i-dry00003", {"team": "search"}, role="AppReader", owned=True),
             vm("i-dry00004", {"ram-role": "AppReader"}, role="AppReader"),
         ],
     )

@@ -62,8 +62,14 @@ def reads(instances: int = 1, roles: int = 1) -> dict[str, int]:
 
 
 def binds(checks: int = 1, roles: int = 1) -> dict[str, int]:
-    """The calls of `checks` instance checks that attach `roles` distinct roles (cold cache)."""
-    return {**reads(checks, checks), "GetRole": roles, "AttachInstanceRamRole": roles}
+    """The calls of `checks` instance checks that attach `roles` distinct roles (cold cache):
+    each role's ownership marker, then its attach."""
+    return {
+        **reads(checks, checks),
+        "GetRole": roles,
+        "TagResources": roles,
+        "AttachInstanceRamRole": roles,
+    }
 
 
 TIMER_ID = "timer:rolebinder-sweep:2024-05-14T02:40:00Z"
@@ -188,7 +194,7 @@ ROWS: dict[str, Row] = {
         ],
         {PAY2: "Payments"},
         # The batch's checks are merged: one read of each kind for both instances.
-        {**reads(), "GetRole": 1, "AttachInstanceRamRole": 1},
+        binds(),
     ),
     "eventbridge-tag-changeonresource.json": Row(
         "tag_events",
@@ -208,7 +214,12 @@ ROWS: dict[str, Row] = {
             attached(READER, "AppReader", "by-role-tag", TIMER_ID),
         ],
         {PAY1: "Payments", PAY2: "Payments", READER: "AppReader"},
-        {**reads(), "GetRole": 2, "AttachInstanceRamRole": 2},
+        binds(roles=2),
+    ),
+    # rolebinder's own marker write echoes back: recognised from the record alone, no call.
+    "eventbridge-actiontrail-ecs-tagresources-marker.json": Row(
+        "tag_events",
+        [ignored(READER, "marker-only", "3c9e1a7f-5b2d-4e86-a0c4-7f1b3d9e5a20")],
     ),
 }
 EVENT_FILES = sorted(path.name for path in EVENTS.glob("*.json"))
@@ -262,7 +273,8 @@ def test_admin_tag_in_an_event_never_reaches_ram(seeded: FakeCloud, invoke) -> N
         call.params.get("RoleName") or call.params.get("RamRoleName") for call in seeded.calls.all()
     }
     assert named == {None, "AppReader"}
-    assert seeded.calls.writes()[0].params["RamRoleName"] == "AppReader"
+    marker, attach = seeded.calls.writes()
+    assert marker.params["Tag.1.Value"] == attach.params["RamRoleName"] == "AppReader"
 
 
 def test_all_files_in_sequence_converge(seeded: FakeCloud, invoke) -> None:
@@ -292,6 +304,9 @@ def test_all_files_in_sequence_converge(seeded: FakeCloud, invoke) -> None:
     }
     # AND no write was repeated or undone, and each role was checked once (the container's cache)
     writes = seeded.calls.writes()
-    assert {call.action for call in writes} == {"AttachInstanceRamRole"}
-    assert len(seeded.calls.writes(ok_only=False)) == len(writes) == 3
+    assert Counter(call.action for call in writes) == {
+        "AttachInstanceRamRole": 3,
+        "TagResources": 3,
+    }
+    assert len(seeded.calls.writes(ok_only=False)) == len(writes) == 6
     assert seeded.calls.count("GetRole") == 2

@@ -78,7 +78,7 @@ def test_throttling_is_retried_until_it_passes(
     assert key_fields(run.outcome(ONE)) == ("attached", "rule-matched", "Payments", None)
     assert [c.code for c in cloud.calls.all() if c.action == action] == [code, code, ""]
     assert attached_once(cloud) == {ONE: 1}
-    assert len(cloud.calls.writes()) == 1
+    assert len(cloud.calls.role_writes()) == 1
     assert ecs_state(cloud) == {ONE: "Payments"}
 
 
@@ -263,7 +263,7 @@ def test_a_transient_per_instance_failure_is_finished_by_the_redelivery(
         BATCH[2]: "attached",
         BATCH[3]: "unchanged",
     }
-    assert [json.loads(c.params["InstanceIds"]) for c in cloud.calls.writes()] == [[BATCH[2]]]
+    assert [json.loads(c.params["InstanceIds"]) for c in cloud.calls.role_writes()] == [[BATCH[2]]]
     assert attached_once(cloud) == dict.fromkeys(BATCH, 1)
 
 
@@ -399,7 +399,7 @@ def test_a_replace_whose_attach_is_refused_restores_the_previous_role(
     # GIVEN payments instances bound to AppReader, on_existing_role: replace, and credentials
     # that may pass AppReader but not Payments
     ids = [f"i-rollback{n:04d}" for n in range(count)]
-    seed_world(cloud, [vm(i, PAYMENTS_TAGS, role="AppReader") for i in ids])
+    seed_world(cloud, [vm(i, PAYMENTS_TAGS, role="AppReader", owned=True) for i in ids])
     use_mapping(MAPPING_REPLACE)
     cloud.add_key("LTAIrestrictedKey01", "restricted-secret", passable_roles=["AppReader"])
     handler_env.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAIrestrictedKey01")
@@ -423,7 +423,7 @@ def test_a_replace_whose_attach_is_refused_restores_the_previous_role(
         assert "previous role AppReader restored" in line["detail"]
     assert ecs_state(cloud) == dict.fromkeys(ids, "AppReader")
     # AND the calls were: detach AppReader, attach Payments (refused), attach AppReader again
-    writes = cloud.calls.writes(ok_only=False)
+    writes = cloud.calls.role_writes(ok_only=False)
     assert all(len(json.loads(c.params["InstanceIds"])) <= 100 for c in writes)
     assert Counter((c.action, c.params["RamRoleName"], c.ok) for c in writes) == Counter(
         {
@@ -440,7 +440,7 @@ def test_rollback_of_more_than_100_instances_is_batched(
     # GIVEN 150 AppReader instances that one check asks to move to Payments, with credentials
     # that may not pass Payments
     ids = tuple(f"i-rollback{n:04d}" for n in range(150))
-    seed_world(cloud, [vm(i, PAYMENTS_TAGS, role="AppReader") for i in ids])
+    seed_world(cloud, [vm(i, PAYMENTS_TAGS, role="AppReader", owned=True) for i in ids])
     use_mapping(MAPPING_REPLACE)
     cloud.add_key("LTAIrestrictedKey01", "restricted-secret", passable_roles=["AppReader"])
     handler_env.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAIrestrictedKey01")
@@ -566,6 +566,7 @@ def test_an_attach_refused_for_the_whole_call_fails_every_instance_once(
         "DescribeInstances",
         "DescribeInstanceRamRole",
         "GetRole",
+        "TagResources",  # the ownership marker comes first
         "AttachInstanceRamRole",
     ]
     assert set(ecs_state(cloud).values()) == {None}
@@ -597,7 +598,7 @@ def test_the_visibility_wait_never_outlasts_the_function(
 def one_to_replace(cloud: FakeCloud, use_mapping) -> FakeCloud:
     """ONE is a payments instance bound to AppReader, under on_existing_role: replace."""
     use_mapping(MAPPING_REPLACE)
-    return seed_world(cloud, [vm(ONE, PAYMENTS_TAGS, role="AppReader")])
+    return seed_world(cloud, [vm(ONE, PAYMENTS_TAGS, role="AppReader", owned=True)])
 
 
 def test_a_replace_whose_detach_answer_is_lost_goes_on(one_to_replace: FakeCloud, invoke) -> None:
@@ -648,7 +649,7 @@ def test_a_detach_refused_with_a_server_error_is_retryable(
     # GIVEN an instance to detach (no rule matches, on_no_match: detach) and a Detach that
     # answers 500 without running
     use_mapping({**MAPPING_REPLACE, "on_no_match": "detach"})
-    seed_world(cloud, [vm(ONE, {"team": "search"}, role="AppReader")])
+    seed_world(cloud, [vm(ONE, {"team": "search"}, role="AppReader", owned=True)])
     cloud.faults.fail("DetachInstanceRamRole", "InternalError", times=1)
 
     first = invoke("instance_events", state_event(ONE))

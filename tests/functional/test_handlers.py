@@ -144,17 +144,40 @@ def test_a_bad_setting_fails_every_invocation_loudly(
     assert len(seeded.calls.all()) == 0
 
 
-def test_an_event_from_another_region_is_served_there(
+SHANGHAI_MAPPING = {
+    "version": 1,
+    "roles": ["Payments"],
+    "rules": [{"name": "p", "when": {"tags": {"team": "payments"}}, "role": "Payments"}],
+}
+
+
+def test_an_event_from_another_region_is_ignored_without_a_call(
     cloud: FakeCloud, invoke, use_mapping
 ) -> None:
-    # GIVEN a function in cn-hangzhou and a payments instance in cn-shanghai
-    use_mapping(
-        {
-            "version": 1,
-            "roles": ["Payments"],
-            "rules": [{"name": "p", "when": {"tags": {"team": "payments"}}, "role": "Payments"}],
-        }
+    # GIVEN a function in cn-hangzhou (ROLEBINDER_REGIONS unset) and an instance in cn-shanghai
+    use_mapping(SHANGHAI_MAPPING)
+    seed_world(cloud, [vm("i-shanghai00001", {"team": "payments"})], region="cn-shanghai")
+
+    # WHEN an event naming cn-shanghai arrives (forged, or routed there by mistake)
+    run = invoke("instance_events", state_event("i-shanghai00001", region="cn-shanghai"))
+
+    # THEN it is ignored as foreign-region, and the cloud was not called at all
+    line = run.outcome("i-shanghai00001")
+    assert (line["outcome"], line["reason"], line["region"]) == (
+        "ignored",
+        "foreign-region",
+        "cn-shanghai",
     )
+    assert cloud.calls.all() == []
+    assert ecs_state(cloud, "cn-shanghai") == {"i-shanghai00001": None}
+
+
+def test_an_event_from_a_configured_region_is_served_there(
+    cloud: FakeCloud, invoke, use_mapping, handler_env
+) -> None:
+    # GIVEN a function in cn-hangzhou configured for cn-hangzhou and cn-shanghai
+    use_mapping(SHANGHAI_MAPPING)
+    handler_env.setenv("ROLEBINDER_REGIONS", "cn-hangzhou,cn-shanghai")
     seed_world(cloud, [vm("i-shanghai00001", {"team": "payments"})], region="cn-shanghai")
 
     run = invoke("instance_events", state_event("i-shanghai00001", region="cn-shanghai"))

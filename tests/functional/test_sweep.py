@@ -67,6 +67,7 @@ def test_a_sweep_of_1000_instances_costs_the_batching_lower_bound(cloud: FakeClo
         "DescribeInstances": 10,
         "DescribeInstanceRamRole": 20,
         "GetRole": 2,
+        "TagResources": 2 * (5 + 3),  # each batch's ownership markers, 50 ids a call
         "AttachInstanceRamRole": 5 + 3,
     }
     sizes = Counter(
@@ -121,10 +122,19 @@ def bound(cloud: FakeCloud) -> dict[str, str | None]:
     [
         (None, None, {"cn-hangzhou"}),
         ("cn-shanghai,cn-beijing", None, {"cn-shanghai", "cn-beijing"}),
-        ("cn-shanghai,cn-beijing", ["cn-hangzhou"], {"cn-hangzhou"}),
-        (None, ["cn-beijing", "cn-shanghai"], {"cn-shanghai", "cn-beijing"}),
+        ("cn-shanghai,cn-beijing", ["cn-beijing"], {"cn-beijing"}),
+        ("cn-shanghai,cn-beijing", ["cn-hangzhou"], set()),
+        (None, ["cn-beijing", "cn-shanghai"], set()),
+        (None, ["cn-beijing", "cn-hangzhou"], {"cn-hangzhou"}),
     ],
-    ids=["function-region", "configured-regions", "payload-narrows", "payload-only"],
+    ids=[
+        "function-region",
+        "configured-regions",
+        "payload-narrows",
+        "payload-cannot-widen",
+        "payload-cannot-leave-home",
+        "payload-partly-outside",
+    ],
 )
 def test_the_sweep_covers_the_regions_it_is_given(
     three_regions: FakeCloud,
@@ -142,10 +152,12 @@ def test_the_sweep_covers_the_regions_it_is_given(
     # WHEN the timer fires, its payload naming regions or not
     run = invoke("reconcile", timer_event(payload))
 
-    # THEN exactly the regions of the payload, else of ROLEBINDER_REGIONS, else the function's
-    # own, were read and written
+    # THEN exactly the configured regions (ROLEBINDER_REGIONS, else the function's own), as
+    # far as the payload narrows them, were read and written; a payload never widens them
     assert run.error is None
     assert {line["region"] for line in run.outcomes} == swept
+    refused = [w for w in run.warnings if w["warning"] == "region-refused"]
+    assert bool(refused) == bool(payload and set(payload) - swept)
     assert {c.region for c in cloud.calls.all() if c.product == "ecs"} == swept
     by_region = {HANGZHOU: "cn-hangzhou", SHANGHAI: "cn-shanghai", BEIJING: "cn-beijing"}
     assert bound(cloud) == {i: "Payments" if r in swept else None for i, r in by_region.items()}
@@ -174,6 +186,7 @@ def test_a_failing_region_does_not_stop_the_others(
     )
     handler_env.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAIhangzhouOnly001")
     handler_env.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "hangzhou-secret")
+    handler_env.setenv("ROLEBINDER_REGIONS", "cn-shanghai,cn-hangzhou")
 
     run = invoke("reconcile", timer_event(["cn-shanghai", "cn-hangzhou"]))
 

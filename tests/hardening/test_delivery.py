@@ -32,6 +32,7 @@ from shared import invocation
 from shared.cli.localbus import LocalBus, rules_from_template
 from shared.invocation import Invocation
 from shared.journal import Journal
+from shared.ownership import MARKER_KEY
 from tests.functional.conftest import (
     ACCOUNT,
     ROLES,
@@ -55,7 +56,12 @@ ROLE_TAG_MAPPING = {
     "version": 1,
     "roles": ["AppReader", "Payments", "Reports"],
     "rules": [
-        {"name": "by-role-tag", "when": {"tags": {"ram-role": "*"}}, "role_from_tag": "ram-role"}
+        {
+            "name": "by-role-tag",
+            "when": {"tags": {"ram-role": "*"}},
+            "role_from_tag": "ram-role",
+            "allowed_roles": ["AppReader", "Payments", "Reports"],
+        }
     ],
     "on_existing_role": "replace",
 }
@@ -64,7 +70,12 @@ MAPPING_REPLACE = {
     "roles": ["AppReader", "Payments"],
     "rules": [
         {"name": "payments-prod", "when": {"tags": PAYMENTS_TAGS}, "role": "Payments"},
-        {"name": "by-role-tag", "when": {"tags": {"ram-role": "*"}}, "role_from_tag": "ram-role"},
+        {
+            "name": "by-role-tag",
+            "when": {"tags": {"ram-role": "*"}},
+            "role_from_tag": "ram-role",
+            "allowed_roles": ["AppReader", "Payments"],
+        },
     ],
     "on_existing_role": "replace",
 }
@@ -183,7 +194,7 @@ def test_an_event_delivered_three_times_writes_once(
         Counter(line["outcome"] for line in run.outcomes if line["instance_id"] in named)
         for run in runs
     ] == [{"attached": len(named)}, {"unchanged": len(named)}, {"unchanged": len(named)}]
-    assert len(cloud.calls.writes(ok_only=False)) == 1
+    assert len(cloud.calls.role_writes(ok_only=False)) == 1
     assert attached_once(cloud) == dict.fromkeys(named, 1)
     figures["deliveries"] += 3
     assert check_bindings(figures, cloud, dict.fromkeys(named, "Payments")) == {}
@@ -320,7 +331,10 @@ def test_under_keep_the_first_decision_sticks(
     assert first.outcome(early)["outcome"] == "attached"
     assert second.outcome(late)["outcome"] == "attached"
     later = [
-        line for run in [*retag, sweep] for line in run.outcomes if line["instance_id"] == early
+        line
+        for run in [*retag, sweep]
+        for line in run.outcomes
+        if line["instance_id"] == early and line["reason"] != "marker-only"  # its own marker
     ]
     assert {line["reason"] for line in later} == {"existing-role-kept"}
     assert len(later) == 2
@@ -343,7 +357,9 @@ def fleet(cloud: FakeCloud, swapped: bool) -> tuple[dict[str, str], dict[str, st
     other = {"Payments": "AppReader", "AppReader": "Payments"}
     start = {i: other[role] if swapped else None for i, role in mapped.items()}
     tags = {"Payments": PAYMENTS_TAGS, "AppReader": READER_TAGS}
-    add_fleet(cloud, [(i, tags[mapped[i]], start[i]) for i in ids])
+    # A swapped instance's role was bound by rolebinder (its marker names it): replace may act.
+    marked = {i: {MARKER_KEY: start[i]} if start[i] else {} for i in ids}
+    add_fleet(cloud, [(i, {**tags[mapped[i]], **marked[i]}, start[i]) for i in ids])
     return mapped, start
 
 
@@ -458,7 +474,7 @@ def test_a_replace_beaten_by_another_invocation_puts_no_old_role_back(
     # GIVEN a payments instance bound to AppReader (replace), and another invocation that
     # attaches Payments right after our Detach, before our Attach
     use_mapping(MAPPING_REPLACE)
-    seed_world(cloud, [vm("i-race00beaten", PAYMENTS_TAGS, role="AppReader")])
+    seed_world(cloud, [vm("i-race00beaten", PAYMENTS_TAGS, role="AppReader", owned=True)])
     instance = cloud.ecs(REGION).instances["i-race00beaten"]
 
     def other_invocation(event: dict[str, Any]) -> None:

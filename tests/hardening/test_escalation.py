@@ -51,6 +51,7 @@ ROLE_TAG_RULE = {
     "name": "by-role-tag",
     "when": {"tags": {"ram-role": "*"}},
     "role_from_tag": "ram-role",
+    "allowed_roles": ["AppReader", "Payments"],
 }
 
 
@@ -96,6 +97,7 @@ LOOKALIKES = {
 NOT_ALLOWED = ("skipped", "role-not-allowed")
 KEPT = ("skipped", "existing-role-kept")
 NO_RULE = ("skipped", "no-matching-rule")
+REFUSED = ("skipped", "role-not-allowed")
 ATTACKS = [
     Attack(
         "role-outside-the-allow-list", {"ram-role": "Admin"}, NOT_ALLOWED, never_named=("Admin",)
@@ -108,7 +110,18 @@ ATTACKS = [
         "role-not-trusting-ecs",
         {"ram-role": "FcOnly"},
         ("failed", "role-not-trusted"),
-        mapping(roles=["AppReader", "Payments", "FcOnly"]),
+        mapping(
+            roles=["AppReader", "Payments", "FcOnly"],
+            rules=[PAYMENTS_RULE, {**ROLE_TAG_RULE, "allowed_roles": ["AppReader", "FcOnly"]}],
+        ),
+    ),
+    # Per-rule authority: the tag names an allow-listed role its own rule may not grant.
+    Attack(
+        "role-outside-the-rule",
+        {"ram-role": "Payments"},
+        REFUSED,
+        mapping(rules=[PAYMENTS_RULE, {**ROLE_TAG_RULE, "allowed_roles": ["AppReader"]}]),
+        never_named=("Payments",),
     ),
     Attack(
         "vpc-out-of-scope",
@@ -405,7 +418,8 @@ def test_the_policy_key_cannot_pass_or_read_any_other_role(
     detach.set_InstanceIds(json.dumps([reader]))
 
     # THEN the cloud refuses each, and nothing changed
-    assert refusal(attach) == "InvalidUser.PassRoleForbidden"
+    # (Attach is refused on the role resource or by PassRole, whichever RAM checks first)
+    assert refusal(attach) in {"Forbidden.RAM", "InvalidUser.PassRoleForbidden"}
     assert refusal(get_role) == "NoPermission"
     assert refusal(detach) == "Forbidden.RAM"
     assert "ecs:DetachInstanceRamRole" not in json.dumps(keep_policy)
@@ -436,9 +450,16 @@ def grants(policy: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
             if not isinstance(values, list) or len(values) < 2:
                 continue
             for value in values:
+                if _lower_twin(value, values):
+                    continue  # there for a RAM that lower-cases ARNs; the fake keeps the case
                 smaller = copy.deepcopy(policy)
                 smaller["Statement"][index][field_name].remove(value)
                 yield value.rsplit(":", 1)[-1], smaller
+
+
+def _lower_twin(value: str, values: list[str]) -> bool:
+    """A role ARN's lower-cased spelling, listed beside the spelling that keeps the case."""
+    return value == value.lower() and any(v != v.lower() and v.lower() == value for v in values)
 
 
 def replace_policy() -> dict[str, Any]:
@@ -452,7 +473,7 @@ GRANTS = dict(grants(replace_policy()))
 def sweep_world(seeded: FakeCloud, use_mapping) -> FakeCloud:
     """events/seed.yaml plus an instance to replace, under the replace mapping."""
     use_mapping(REPLACE_MAPPING)
-    seed_world(seeded, [vm(SWAPPED, PAYMENTS_TAGS, role="AppReader")], roles=[])
+    seed_world(seeded, [vm(SWAPPED, PAYMENTS_TAGS, role="AppReader", owned=True)], roles=[])
     return seeded
 
 

@@ -330,7 +330,10 @@ def test_fault_matrix(
     assert wrong == {}
     # AND each was attached exactly once, and nothing was ever detached
     assert attached_once(cloud) == dict.fromkeys(ids, 1)
-    assert [c for c in cloud.calls.writes(ok_only=False) if c.action != ATTACH] == []
+    assert [c for c in cloud.calls.role_writes(ok_only=False) if c.action != ATTACH] == []
+    # AND the only other writes were the ownership markers, each naming the mapped role
+    markers = [c for c in cloud.calls.writes(ok_only=False) if c.action == "TagResources"]
+    assert {c.params["Tag.1.Value"] for c in markers} <= set(delivery.expected.values())
     # AND the first delivery handed the event back to FC exactly when the fault was transient
     # and left work undone, and only permanent failures waited for the sweep
     first = steps[0][1]
@@ -395,7 +398,7 @@ def test_a_role_answer_missing_its_roles_is_not_an_instance_without_a_role(
     # GIVEN a payments instance bound to AppReader under on_existing_role: replace, and a
     # DescribeInstanceRamRole answer that does not say which role it has
     use_mapping(MAPPING_REPLACE)
-    seed_world(cloud, [vm("i-hard00role01", PAYMENTS_TAGS, role="AppReader")])
+    seed_world(cloud, [vm("i-hard00role01", PAYMENTS_TAGS, role="AppReader", owned=True)])
     cloud.faults.corrupt(ROLES, "missing", path, times=1)
     figures["faults_injected"] += 1
 

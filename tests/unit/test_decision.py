@@ -18,10 +18,14 @@ from shared.mapping import RoleMapping, Rule, TagCondition, mapping_from_documen
 MAPPING = parse_mapping(
     """
     version: 1
-    roles: [Reader, Pay]
+    roles: [Reader, Pay, Ops]
     rules:
       - {name: pay, priority: 100, when: {tags: {team: pay}}, role: Pay}
-      - {name: by-tag, priority: 50, when: {tags: {ram-role: "*"}}, role_from_tag: ram-role}
+      - name: by-tag
+        priority: 50
+        when: {tags: {ram-role: "*"}}
+        role_from_tag: ram-role
+        allowed_roles: [Reader, Pay]
       - {name: legacy, priority: 50, when: {tags: {legacy: "*"}}, role: Reader}
       - {name: gpu, priority: 20, when: {tags: {gpu: "*"}}, role: Reader}
       - {name: ml, priority: 20, when: {tags: {ml: "*"}}, role: Pay}
@@ -66,7 +70,10 @@ SKIP, ATTACH, REPLACE, DETACH, UNCHANGED = (
 MATCHED, BOUND, CLASSIC_NET = reasons.RULE_MATCHED, reasons.ALREADY_BOUND, reasons.CLASSIC_NETWORK
 NO_RULE, KEPT = reasons.NO_MATCHING_RULE, reasons.EXISTING_ROLE_KEPT
 REFUSED, CONFLICT = reasons.ROLE_NOT_ALLOWED, reasons.CONFLICTING_RULES
+NOT_OWNED, CONTESTED = reasons.NOT_OWNED, reasons.CONTESTED
+MINE_PAY, MINE_READER = {"rolebinder:role": "Pay"}, {"rolebinder:role": "Reader"}
 PAY = {"team": "pay"}
+PAY_MR, PAY_MP = {**PAY, **MINE_READER}, {**PAY, **MINE_PAY}  # marker names Reader / Pay
 FOREIGN = {"ram-role": "Admin"}  # a tag naming a role outside the allow-list
 TIE = {"gpu": "a", "ml": "b"}  # two rules at priority 20 naming different roles
 AGREE = {"gpu": "a", "bi": "b"}  # two rules at priority 20 naming the same role
@@ -88,7 +95,9 @@ MATRIX: list[tuple[Any, ...]] = [
     ("no rule, no role, detach", {}, VPC, None, RD, SKIP, None, None, NO_RULE, None),
     ("no rule, keep", {}, VPC, "Pay", KK, SKIP, None, "Pay", NO_RULE, None),
     ("no rule, keep, foreign", {}, VPC, "Admin", KK, SKIP, None, "Admin", NO_RULE, None),
-    ("no rule, detach", {}, VPC, "Pay", KD, DETACH, None, "Pay", NO_RULE, None),
+    ("no rule, detach", MINE_PAY, VPC, "Pay", KD, DETACH, None, "Pay", NO_RULE, None),
+    ("no rule, detach, unmarked", {}, VPC, "Pay", KD, SKIP, None, "Pay", NOT_OWNED, None),
+    ("no rule, detach, contested", MINE_READER, VPC, "Pay", KD, SKIP, None, "Pay", CONTESTED, None),
     ("no rule, detach, foreign", {}, VPC, "Admin", RD, SKIP, None, "Admin", KEPT, None),
     # 3. a winning role_from_tag names a role outside the allow-list
     ("foreign tag", FOREIGN, VPC, None, KK, SKIP, "Admin", None, REFUSED, "by-tag"),
@@ -96,6 +105,7 @@ MATRIX: list[tuple[Any, ...]] = [
     ("foreign before tie", FOREIGN_TIE, VPC, None, KK, SKIP, "Admin", None, REFUSED, "by-tag"),
     ("foreign tag loses", {**FOREIGN, **PAY}, VPC, None, KK, ATTACH, "Pay", None, MATCHED, "pay"),
     ("case-sensitive", {"ram-role": "pay"}, VPC, None, KK, SKIP, "pay", None, REFUSED, "by-tag"),
+    ("outside the rule", {"ram-role": "Ops"}, VPC, None, KK, SKIP, "Ops", None, REFUSED, "by-tag"),
     # 4. winners disagree
     ("tie", TIE, VPC, None, KK, SKIP, None, None, CONFLICT, None),
     ("tie, has role", TIE, VPC, "Pay", RD, SKIP, None, "Pay", CONFLICT, None),
@@ -109,11 +119,16 @@ MATRIX: list[tuple[Any, ...]] = [
     ("bound", PAY, VPC, "Pay", KD, UNCHANGED, "Pay", "Pay", BOUND, "pay"),
     ("bound, replace", PAY, VPC, "Pay", RK, UNCHANGED, "Pay", "Pay", BOUND, "pay"),
     ("other, keep", PAY, VPC, "Reader", KK, SKIP, "Pay", "Reader", KEPT, "pay"),
-    ("other, replace", PAY, VPC, "Reader", RK, REPLACE, "Pay", "Reader", MATCHED, "pay"),
+    ("other, replace", PAY_MR, VPC, "Reader", RK, REPLACE, "Pay", "Reader", MATCHED, "pay"),
+    ("other, replace, unmarked", PAY, VPC, "Reader", RK, SKIP, "Pay", "Reader", NOT_OWNED, "pay"),
+    ("other, replace, contested", PAY_MP, VPC, "Reader", RK, SKIP, "Pay", "Reader", CONTESTED,
+     "pay"),
+    ("attach over stale marker", PAY_MR, VPC, None, KK, ATTACH, "Pay", None, MATCHED, "pay"),
     ("foreign, keep", PAY, VPC, "Admin", KK, SKIP, "Pay", "Admin", KEPT, "pay"),
     ("foreign, replace", PAY, VPC, "Admin", RD, SKIP, "Pay", "Admin", KEPT, "pay"),
     ("priority over order", {**OWNED, **PAY}, VPC, None, KK, ATTACH, "Pay", None, MATCHED, "pay"),
-    ("low priority alone", OWNED, VPC, "Pay", RK, REPLACE, "Reader", "Pay", MATCHED, "owned"),
+    ("low priority alone", {**OWNED, **MINE_PAY}, VPC, "Pay", RK, REPLACE, "Reader", "Pay", MATCHED,
+     "owned"),
 ]  # fmt: skip
 
 
@@ -148,12 +163,14 @@ def test_decision_matrix(
     [
         ({}, "Pay", KK, "no rule matched; role Pay kept"),
         ({}, "Admin", KD, "Admin is not in the allow-list, so never touched"),
-        ({}, "Pay", KD, "on_no_match is detach: detach Pay"),
-        (FOREIGN, None, KK, "tag ram-role='Admin' (rule by-tag) names a role that is not in"),
+        (MINE_PAY, "Pay", KD, "on_no_match is detach: detach Pay"),
+        ({}, "Pay", KD, "role Pay was not bound by rolebinder (no rolebinder:role marker)"),
+        (MINE_READER, "Pay", KD, "rolebinder bound Reader but the instance now has Pay"),
+        (FOREIGN, None, KK, "tag ram-role='Admin' (rule by-tag) names a role outside the rule"),
         (TIE, None, KK, "priority 20 name different roles: gpu -> Reader, ml -> Pay"),
         (AGREE, None, KK, "rules gpu, bi matched; attach Reader"),
         (PAY, "Admin", RK, "Admin, which is not in the allow-list, so never replaced"),
-        (PAY, "Reader", RK, "rule pay matched; replace Reader with Pay"),
+        ({**PAY, **MINE_READER}, "Reader", RK, "rule pay matched; replace Reader with Pay"),
         (PAY, "Pay", KK, "Pay is already attached"),
         (PAY, "Reader", KK, "instance has role Reader and on_existing_role is keep"),
     ],
@@ -228,7 +245,14 @@ def test_role_from_tag_requires_the_tag_even_when_other_conditions_match() -> No
         {
             "version": 1,
             "roles": ["Pay"],
-            "rules": [{"name": "r", "when": {"tags": {"team": "*"}}, "role_from_tag": "ram-role"}],
+            "rules": [
+                {
+                    "name": "r",
+                    "when": {"tags": {"team": "*"}},
+                    "role_from_tag": "ram-role",
+                    "allowed_roles": ["Pay"],
+                }
+            ],
         }
     )
     # WHEN / THEN without the tag it does not match; with it, the tag's value is the role
@@ -251,7 +275,7 @@ EXPLAINED = parse_mapping(
       - {name: region, when: {regions: [cn-hangzhou, cn-shanghai]}, role: Reader}
       - {name: vpc, when: {vpc_ids: [vpc-bp1main]}, role: Reader}
       - {name: group, when: {resource_group_ids: [rg-acfmmain]}, role: Reader}
-      - {name: by-tag, when: {tags: {owner: "*"}}, role_from_tag: ram-role}
+      - {name: by-tag, when: {tags: {owner: "*"}}, role_from_tag: ram-role, allowed_roles: [Reader]}
     """
 )
 

@@ -111,6 +111,14 @@ SAMPLES: dict[str, list[Trigger]] = {
     "eventbridge-actiontrail-ecs-tagresources.json": [
         api("1f5c9e3a-7b26-4d08-a3f1-5e9b2d7c4a80", "TagResources", READER)
     ],
+    "eventbridge-actiontrail-ecs-tagresources-marker.json": [
+        ignored(
+            "3c9e1a7f-5b2d-4e86-a0c4-7f1b3d9e5a20",
+            reasons.MARKER_ONLY,
+            "only rolebinder's own rolebinder: tags changed",
+            READER,
+        )
+    ],
     "eventbridge-actiontrail-ecs-untagresources.json": [
         api("6b0e4a8c-2d59-4f13-8c7e-0a4d6b2f9e35", "UntagResources", PAY2)
     ],
@@ -1078,9 +1086,9 @@ MALFORMED: list[tuple[str, Any, str]] = [
     ),
     (
         "id-set-too-many",
-        run(*[f"i-bp1{n:018d}" for n in range(1001)]),
+        run(*[f"i-bp1{n:018d}" for n in range(101)]),
         "responseElements.InstanceIdSets.InstanceIdSet:"
-        " 1001 ids, more than the 1000 one event may name",
+        " 101 ids, more than the 100 one event may name",  # RunInstances' Amount is 1-100
     ),
     (
         "create-id-missing",
@@ -1115,8 +1123,8 @@ MALFORMED: list[tuple[str, Any, str]] = [
     ),
     (
         "tag-too-many",
-        tag_call(**{f"ResourceId.{n}": PAY1 for n in range(1, 1002)}),
-        "requestParameters.ResourceId: 1001 ids, more than the 1000 one event may name",
+        tag_call(**{f"ResourceId.{n}": PAY1 for n in range(1, 52)}),
+        "requestParameters.ResourceId: 51 ids, more than the 50 one event may name",
     ),
     (
         "tag-arn-not-arn",

@@ -60,6 +60,7 @@ README_MAPPING = RoleMapping(
             resource_group_ids=None,
             role=None,
             role_from_tag="ram-role",
+            allowed_roles=frozenset({"AppReader"}),
         ),
     ),
     on_existing_role="keep",
@@ -86,6 +87,7 @@ def valid() -> dict[str, Any]:
                 "name": "by-role-tag",
                 "when": {"tags": {"ram-role": "*"}},
                 "role_from_tag": "ram-role",
+                "allowed_roles": ["AppReader"],
             },
         ],
     }
@@ -288,7 +290,7 @@ BAD_DOCUMENTS: list[tuple[str, Mutation, str, str]] = [
         "role_from_tag values outside roles",
         lambda d: d["rules"][1]["when"]["tags"].update({"ram-role": ["Payments", "Root"]}),
         "rules[1].when.tags.ram-role",
-        'value "Root" names a role (role_from_tag) that is not in roles',
+        'value "Root" names a role (role_from_tag) that is not in this rule\'s allowed_roles',
     ),
     (
         "identical rules naming different roles",

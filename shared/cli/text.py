@@ -1,0 +1,32 @@
+"""Text from the cloud, made safe for a terminal: no markup, no control sequences.
+
+Tag values, role names and event ids are chosen by whoever may tag an instance. Printed as
+they are, `[/bold]` crashes rich's markup parser for the whole table, `[link=...]` makes a
+clickable link, and ANSI escapes recolour or rewrite the operator's terminal. Every table cell
+and every interpolated value the CLI prints goes through here.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rich.markup import escape
+from rich.text import Text
+
+# C0 and C1 controls (ESC included), DEL, and the line and paragraph separators.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def clean(value: object) -> str:
+    """`value` as one printable line: control characters shown as \\xNN, never interpreted."""
+    return _CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode(), str(value))
+
+
+def cell(value: object) -> Text:
+    """A table cell that rich never parses as markup."""
+    return Text(clean(value))
+
+
+def markup_safe(value: object) -> str:
+    """`value` for interpolation into a rich markup string (escaped, controls removed)."""
+    return escape(clean(value))
