@@ -62,8 +62,16 @@ def _parse_yaml(text: str, source: str) -> object:
     try:
         loader = _strict_loader()(text)  # inside the try: the reader refuses control characters
         return loader.get_single_data()
-    except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError) as exc:
-        # ValueError/OverflowError come from PyYAML's int()/date() on absurd scalars.
+    except (
+        yaml.YAMLError,
+        ValueError,
+        TypeError,
+        OverflowError,
+        RecursionError,
+        IndexError,
+    ) as exc:
+        # ValueError/OverflowError come from PyYAML's int()/date() on absurd scalars, IndexError
+        # from its int constructor on an empty one (`!!int ""`, found by the fuzz suite).
         raise MappingError(source, [Problem("", _yaml_reason(exc))]) from exc
     finally:
         if loader is not None:

@@ -33,6 +33,7 @@ def build_parser() -> Parser:
 
 def _command_modules() -> list[Any]:
     from shared.cli import (  # noqa: PLC0415 - keep --help fast
+        adopt,
         build,
         explain,
         fake_cloud,
@@ -44,7 +45,7 @@ def _command_modules() -> list[Any]:
         validate,
     )
 
-    return [local, fake_cloud, validate, replay, fleet, explain, policy, build, invoke]
+    return [local, fake_cloud, validate, replay, fleet, explain, adopt, policy, build, invoke]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

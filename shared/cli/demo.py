@@ -78,9 +78,11 @@ class OutcomeTap:
         if not instance_id:
             return
         with self._lock:
-            # Later "unchanged" lines (more events for the same instance) do not hide the write.
+            # Later "unchanged" lines (more events for the same instance) and the echoes of
+            # rolebinder's own marker writes (ignored) do not hide the decision.
             earlier = self.last.get(instance_id, {}).get("outcome")
-            if record["outcome"] != "unchanged" or earlier in (None, "unchanged"):
+            quiet = record["outcome"] in ("unchanged", "ignored")
+            if not quiet or earlier in (None, "unchanged", "ignored"):
                 self.last[instance_id] = record
 
 

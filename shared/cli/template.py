@@ -101,9 +101,10 @@ def default_service_name(template: Mapping[str, Any]) -> str | None:
     return name if isinstance(name, str) and name else None
 
 
-def ros_policy(mapping: RoleMapping) -> dict[str, Any]:
-    """The least-privilege policy as a ROS PolicyDocument, the account left to Fn::Sub."""
-    return _wrap_subs(policy_document(mapping, TENANT, (STACK_REGION,)))
+def ros_policy(mapping: RoleMapping, regions: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The least-privilege policy as a ROS PolicyDocument, the account left to Fn::Sub and the
+    regions, unless given, to the stack's own."""
+    return _wrap_subs(policy_document(mapping, TENANT, regions or (STACK_REGION,)))
 
 
 def _wrap_subs(value: Any) -> Any:

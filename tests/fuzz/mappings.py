@@ -52,6 +52,8 @@ KEYS = (
     "when",
     "role",
     "role_from_tag",
+    "allowed_roles",
+    "adopt_unmarked",
     "tags",
     "regions",
     "vpc_ids",
@@ -483,7 +485,7 @@ rule_names = st.builds(
 )
 # Short texts of any characters, and the longest allowed; longer ones are tested as huge inputs.
 tag_keys = (st.text(min_size=1, max_size=12) | st.just("k" * 128)).filter(
-    lambda key: not re.match(r"aliyun|acs:", key) and not re.search(r"https?://", key)
+    lambda key: not re.match(r"aliyun|acs:|rolebinder:", key) and not re.search(r"https?://", key)
 )
 tag_values = (st.text(max_size=12) | st.just("v" * 128)).filter(lambda value: value != "*")
 SCOPES = {
@@ -521,8 +523,10 @@ def _valid_rule(draw: Draw, name: str, index: int, roles: list[str]) -> dict[str
         return rule
     key = draw(tag_keys)
     rule["role_from_tag"] = key
+    allowed = draw(st.lists(st.sampled_from(roles), min_size=1, unique=True))
+    rule["allowed_roles"] = allowed
     if key in tags or draw(st.booleans()):  # values listed for that tag must be allowed roles
-        tags[key] = draw(st.just("*") | st.lists(st.sampled_from(roles), min_size=1, unique=True))
+        tags[key] = draw(st.just("*") | st.lists(st.sampled_from(allowed), min_size=1, unique=True))
         when["tags"] = tags
     return rule
 

@@ -64,6 +64,7 @@ IGNORE_REASONS = {
     reasons.UNSUPPORTED_API_CALL,
     reasons.NOT_AN_INSTANCE,
     reasons.MALFORMED_EVENT,
+    reasons.MARKER_ONLY,
 }
 
 

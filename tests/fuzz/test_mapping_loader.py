@@ -53,7 +53,7 @@ SCOPES = {
     "vpc_ids": re.compile(r"vpc-[a-z0-9]{1,64}"),
     "resource_group_ids": re.compile(r"rg-[A-Za-z0-9]{1,64}"),
 }
-RESERVED_TAG_KEY = re.compile(r"^(aliyun|acs:)|https?://")
+RESERVED_TAG_KEY = re.compile(r"^(aliyun|acs:|rolebinder:)|https?://")
 # One problem is one line a platform engineer reads: a path and a sentence.
 PROBLEM_LIMIT = 1000
 LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
