@@ -1,13 +1,15 @@
 """Lower bounds, from the API's documented batch limits and from rate limits.
 
 Batch limits (docs/research/api-facts.md): DescribeInstances takes 100 ids (or pages 100 at a
-time), DescribeInstanceRamRole 50, AttachInstanceRamRole 100 (one role per call). These are the
+time), DescribeInstanceRamRole 50, AttachInstanceRamRole 100 (one role per call), TagResources
+50 (the ownership marker every attach is preceded by, one value per call). These are the
 API's limits, written down here on purpose rather than imported from the engine, so a bound
 never moves when the engine changes.
 
 A batch bound counts the fewest calls any correct binder needs: every instance read once, every
 VPC instance's current role read once, each role attached in as few calls as its instances
-allow, and one GetRole per role unless role checks are cached.
+allow, each attach's ownership marker in as few calls as its instances allow, and one GetRole
+per role unless role checks are cached.
 
 A rate bound is the time per-action rate limits impose if every action's calls ran at exactly
 its rate, all actions concurrently: max over actions of (calls_a - burst_a) / rate_a (a token
@@ -22,11 +24,13 @@ from collections.abc import Mapping
 DESCRIBE_BATCH = 100
 ROLE_BATCH = 50
 ATTACH_BATCH = 100
+MARK_BATCH = 50
 
 DESCRIBE = "DescribeInstances"
 DESCRIBE_ROLES = "DescribeInstanceRamRole"
 ATTACH = "AttachInstanceRamRole"
 GET_ROLE = "GetRole"
+MARK = "TagResources"
 
 
 def batch_bound(
@@ -40,6 +44,7 @@ def batch_bound(
         DESCRIBE: math.ceil(described / DESCRIBE_BATCH),
         DESCRIBE_ROLES: math.ceil(vpc / ROLE_BATCH),
         ATTACH: sum(math.ceil(n / ATTACH_BATCH) for n in attach_per_role.values() if n),
+        MARK: sum(math.ceil(n / MARK_BATCH) for n in attach_per_role.values() if n),
         GET_ROLE: 0 if roles_cached else sum(1 for n in attach_per_role.values() if n),
     }
     return {action: n for action, n in calls.items() if n}
