@@ -64,14 +64,17 @@ def test_ratio_is_measured_over_bound(quick_run) -> None:
 def test_call_bounds_follow_the_batch_limits(quick_run) -> None:
     document, _ = quick_run
     by_scenario = {r["scenario"]: r for r in document["families"]["calls"]["rows"]}
-    # one instance: DescribeInstances + DescribeInstanceRamRole + Attach, GetRole cached
-    assert by_scenario["one creation event (warm container)"]["bound"] == 3
-    assert by_scenario["one tag change (warm container)"]["bound"] == 3
-    # 100 ids: 1 DescribeInstances (100) + 2 DescribeInstanceRamRole (50) + 1 Attach (100)
-    assert by_scenario["RunInstances record, 100 ids (warm)"]["bound"] == 4
-    assert by_scenario["one delivery of 100 creation events (warm)"]["bound"] == 4
-    # 200 instances, two roles of 100: 2 + 4 + 2
-    assert by_scenario["sweep of 200 (2 roles interleaved)"]["bound"] == 8
+    # one instance: DescribeInstances + DescribeInstanceRamRole + marker + Attach, GetRole cached
+    assert by_scenario["one creation event (warm container)"]["bound"] == 4
+    assert by_scenario["one tag change (warm container)"]["bound"] == 4
+    # rolebinder's own marker echo: nothing to read
+    assert by_scenario["echo of rolebinder's own marker write"]["bound"] == 0
+    # 100 ids: 1 DescribeInstances (100) + 2 DescribeInstanceRamRole (50) + 2 markers (50)
+    # + 1 Attach (100)
+    assert by_scenario["RunInstances record, 100 ids (warm)"]["bound"] == 6
+    assert by_scenario["one delivery of 100 creation events (warm)"]["bound"] == 6
+    # 200 instances, two roles of 100: 2 + 4 + 4 markers + 2
+    assert by_scenario["sweep of 200 (2 roles interleaved)"]["bound"] == 12
 
 
 def test_a_quick_run_publishes_nothing(quick_run) -> None:
