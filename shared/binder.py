@@ -20,9 +20,10 @@ from typing import Protocol
 
 from shared import reasons
 from shared.decision import Action, Decision
-from shared.ecs import BIND_BATCH, TAG_BATCH, BindResult, chunks
+from shared.ecs import BIND_BATCH, BindResult, chunks
 from shared.errors import CloudError
 from shared.instance import Instance
+from shared.markers import ChangeLog, Markers
 from shared.outcome import (
     ATTACHED,
     DETACHED,
@@ -33,12 +34,15 @@ from shared.outcome import (
     Outcome,
     failed_call,
 )
-from shared.ownership import MARKER_KEY
+
+RestorePolicy = tuple[bool, "str | None"]
 
 
 class BindPort(Protocol):
     def describe_roles(self, instance_ids: Sequence[str]) -> dict[str, str | None]: ...
-    def attach_role(self, role: str, instance_ids: Sequence[str]) -> dict[str, BindResult]: ...
+    def attach_role(
+        self, role: str, instance_ids: Sequence[str], policy: str | None = None
+    ) -> dict[str, BindResult]: ...
     def detach_role(self, role: str, instance_ids: Sequence[str]) -> dict[str, BindResult]: ...
     def tag_instances(self, tags: dict[str, str], instance_ids: Sequence[str]) -> set[str]: ...
     def untag_instances(self, keys: Sequence[str], instance_ids: Sequence[str]) -> set[str]: ...
@@ -85,8 +89,17 @@ _GONE = _Failure("InvalidInstanceId.NotFound", "the instance no longer exists", 
 class Binder:
     """Applies plans through an ECS port; returns one outcome per plan, in order."""
 
-    def __init__(self, ecs: BindPort) -> None:
+    def __init__(
+        self,
+        ecs: BindPort,
+        changes: ChangeLog | None = None,
+        restore_policy: Callable[[str], RestorePolicy] | None = None,
+    ) -> None:
         self.ecs = ecs
+        self.markers = Markers(ecs, changes)
+        # The Policy to put a replaced role back with: (may restore, policy). The previous
+        # binding's own Policy cannot be read back, so only an unambiguous one is restored.
+        self.restore_policy = restore_policy or (lambda role: (True, None))
 
     def apply(self, plans: Sequence[Plan]) -> list[Outcome]:
         done: dict[str, Outcome] = {}
@@ -107,50 +120,29 @@ class Binder:
 
     def _mark_first(self, plans: list[Plan], done: dict[str, Outcome]) -> set[str]:
         """Write the marker of each fresh attach; returns the ids that may now be attached."""
-        marked: set[str] = set()
-        for role, group in _grouped(plans, lambda p: p.decision.role or ""):
-            for batch in chunks([p.instance_id for p in group], TAG_BATCH):
-                members = [p for p in group if p.instance_id in batch]
-                try:
-                    tagged = self.ecs.tag_instances({MARKER_KEY: role}, batch)
-                except CloudError as error:
-                    problem = _Failure.of(None, error).noting(_MARKER_REFUSED)
-                    self._fail_all_with(members, problem, done)
-                    continue
-                marked |= tagged
-                for plan in members:
-                    if plan.instance_id not in tagged:  # gone since it was read
-                        done[plan.instance_id] = _failure(plan.outcome, _GONE, vanished=True)
-        return marked
+        result = self.markers.mark((p.instance, p.decision.role or "") for p in plans)
+        for plan in plans:
+            error = result.refused.get(plan.instance_id)
+            if error is not None:
+                problem = _Failure.of(None, error).noting(_MARKER_REFUSED)
+                done[plan.instance_id] = _failure(plan.outcome, problem, vanished=False)
+            elif plan.instance_id in result.gone:
+                done[plan.instance_id] = _failure(plan.outcome, _GONE, vanished=True)
+        return result.marked
 
     def _follow_markers(self, plans: Sequence[Plan], done: dict[str, Outcome]) -> None:
         """Move the marker of replaced instances, remove it from detached ones."""
         replaced = [p for p in plans if done.get(p.instance_id, p.outcome).outcome == REPLACED]
         detached = [p for p in plans if done.get(p.instance_id, p.outcome).outcome == DETACHED]
-        for role, group in _grouped(replaced, lambda p: p.decision.role or ""):
-            self._after_write(
-                group, done, lambda ids, r=role: self.ecs.tag_instances({MARKER_KEY: r}, ids)
+        result = self.markers.mark((p.instance, p.decision.role or "") for p in replaced)
+        failures = {**result.refused, **self.markers.unmark([p.instance for p in detached])}
+        for instance_id, error in failures.items():
+            note = (
+                f"the rolebinder:role marker was not updated ({error.code}); until it is "
+                "(`rolebinder adopt`), rolebinder reports this instance as contested"
             )
-        self._after_write(detached, done, lambda ids: self.ecs.untag_instances([MARKER_KEY], ids))
-
-    def _after_write(
-        self,
-        plans: list[Plan],
-        done: dict[str, Outcome],
-        write: Callable[[list[str]], set[str]],
-    ) -> None:
-        """A marker write after the role write: a failure is noted, the role write stands."""
-        for batch in chunks([p.instance_id for p in plans], TAG_BATCH):
-            try:
-                write(batch)
-            except CloudError as error:
-                note = (
-                    f"the rolebinder:role marker was not updated ({error.code}); until it is "
-                    "(`rolebinder adopt`), rolebinder reports this instance as contested"
-                )
-                for instance_id in batch:
-                    outcome = done[instance_id]
-                    done[instance_id] = replace(outcome, detail=f"{outcome.detail}; {note}")
+            outcome = done[instance_id]
+            done[instance_id] = replace(outcome, detail=f"{outcome.detail}; {note}")
 
     # -- detach -------------------------------------------------------------------------------
 
@@ -173,10 +165,14 @@ class Binder:
 
     def _attach(self, plans: list[Plan], done: dict[str, Outcome]) -> None:
         rollback: list[Plan] = []
-        for role, group in _grouped(plans, lambda p: p.decision.role or ""):
+        # One call per role and Policy: rules naming the same role with different policies
+        # must never share an attach.
+        for (role, policy), group in _grouped_by_grant(plans):
             for batch in chunks([p.instance_id for p in group], BIND_BATCH):
                 members = [p for p in group if p.instance_id in batch]
-                answers, error = self._call(self.ecs.attach_role, role, batch)
+                answers, error = self._call(
+                    lambda r, ids, pol=policy: self.ecs.attach_role(r, ids, pol), role, batch
+                )
                 if error is not None and error.code in reasons.CALL_LEVEL_CODES:
                     self._fail_all(members, error, done)
                 else:
@@ -206,7 +202,17 @@ class Binder:
     def _restore(self, role: str, plans: list[Plan], done: dict[str, Outcome]) -> None:
         """Attach `role` again to up to 100 instances and say in each outcome if it worked."""
         ids = [p.instance_id for p in plans]
-        answers, _ = self._call(self.ecs.attach_role, role, ids)
+        allowed, policy = self.restore_policy(role)
+        if not allowed:
+            note = (
+                f"previous role {role} not restored: the mapping gives it different policies, "
+                "so its old Policy is unknown and restoring wider credentials is refused"
+            )
+            for plan in plans:
+                outcome = done[plan.instance_id]
+                done[plan.instance_id] = replace(outcome, detail=f"{outcome.detail}; {note}")
+            return
+        answers, _ = self._call(lambda r, batch: self.ecs.attach_role(r, batch, policy), role, ids)
         current = self._reread([i for i in ids if not _ok(answers.get(i))])[0]
         for plan in plans:
             restored = _ok(answers.get(plan.instance_id)) or (current.get(plan.instance_id) == role)
@@ -303,6 +309,13 @@ def _failure(base: Outcome, problem: _Failure, vanished: bool) -> Outcome:
             detail="the instance no longer exists",
         )
     return failed_call(base, problem)
+
+
+def _grouped_by_grant(plans: Iterable[Plan]) -> list[tuple[tuple[str, str | None], list[Plan]]]:
+    groups: dict[tuple[str, str | None], list[Plan]] = {}
+    for plan in plans:
+        groups.setdefault((plan.decision.role or "", plan.decision.policy), []).append(plan)
+    return list(groups.items())
 
 
 def _grouped(plans: Iterable[Plan], key: Callable[[Plan], str]) -> list[tuple[str, list[Plan]]]:

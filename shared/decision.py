@@ -7,12 +7,12 @@ did not match, for `rolebinder explain`. The decision table is documented in doc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from shared import reasons
 from shared.instance import Instance
-from shared.mapping import DETACH, REPLACE, RoleMapping, Rule, TagCondition
+from shared.mapping import AUDIT, DETACH, ENFORCE, REPLACE, RoleMapping, Rule, TagCondition
 
 
 class Action(str, Enum):
@@ -35,6 +35,13 @@ class Decision:
     reason: str  # one of shared.reasons
     rule: str | None  # the winning rule's name
     detail: str  # one human sentence for the outcome line
+    mode: str = ENFORCE  # audit: decided and logged, never written
+    policy: str | None = None  # the winning rule's down-scoping Policy for the attach
+
+    @property
+    def writes(self) -> bool:
+        """Whether carrying this decision out changes the instance's binding."""
+        return self.action in WRITE_ACTIONS
 
 
 @dataclass(frozen=True)
@@ -65,9 +72,45 @@ def evaluate(instance: Instance, mapping: RoleMapping) -> Evaluation:
     return Evaluation(verdicts, tuple(v for v in matched if v.rule.priority == top))
 
 
-def decide(instance: Instance, mapping: RoleMapping) -> Decision:
-    """Decide what to do with the instance's RAM role under the mapping; never raises."""
+WRITE_ACTIONS = frozenset({Action.ATTACH, Action.REPLACE, Action.DETACH})
+
+
+def decide(instance: Instance, mapping: RoleMapping, now: float | None = None) -> Decision:
+    """Decide what to do with the instance's RAM role under the mapping; never raises.
+
+    `now` (epoch seconds) turns on flap damping: a write to an instance rolebinder already
+    changed `limits.max_flips` times within `limits.flip_window` becomes a `flapping` skip.
+    """
     winners = evaluate(instance, mapping).winners
+    decision = _decide(instance, mapping, winners)
+    decision = replace(decision, mode=_mode(mapping, winners, decision))
+    if now is None or not decision.writes:
+        return decision
+    return _damped(instance, mapping, decision, now)
+
+
+def _mode(mapping: RoleMapping, winners: tuple[RuleVerdict, ...], decision: Decision) -> str:
+    # Any audited winner audits the decision: when in doubt, write nothing.
+    if decision.rule is None or not winners:
+        return mapping.mode
+    modes = {mapping.mode_of(winner.rule) for winner in winners}
+    return AUDIT if AUDIT in modes else ENFORCE
+
+
+def _damped(instance: Instance, mapping: RoleMapping, decision: Decision, now: float) -> Decision:
+    limits = mapping.limits
+    changed = instance.changes_within(now, limits.flip_window)
+    if changed < limits.max_flips:
+        return decision
+    detail = (
+        f"rolebinder changed this instance {changed} times in the last {limits.flip_window} s "
+        f"(limits.max_flips {limits.max_flips}): left alone until that window passes; "
+        f"wanted: {decision.detail}"
+    )
+    return replace(decision, action=Action.SKIP, reason=reasons.FLAPPING, detail=detail)
+
+
+def _decide(instance: Instance, mapping: RoleMapping, winners: tuple[RuleVerdict, ...]) -> Decision:
     if not instance.is_vpc:
         return _classic(instance, mapping, winners)
     if not winners:
@@ -75,8 +118,7 @@ def decide(instance: Instance, mapping: RoleMapping) -> Decision:
     refused = [winner for winner in winners if not _grantable(mapping, winner)]
     if refused:
         return _not_allowed(instance, refused[0])
-    roles = _distinct_roles(winners)
-    if len(roles) > 1:
+    if len(_distinct_grants(winners)) > 1:
         return _conflict(instance, winners)
     return _bind(instance, mapping, winners)
 
@@ -144,6 +186,11 @@ def _grantable(mapping: RoleMapping, winner: RuleVerdict) -> bool:
 
 def _distinct_roles(winners: tuple[RuleVerdict, ...]) -> list[str | None]:
     return list(dict.fromkeys(winner.role for winner in winners))
+
+
+def _distinct_grants(winners: tuple[RuleVerdict, ...]) -> list[tuple[str | None, str | None]]:
+    # The same role under two different policies is a conflict too: which would apply?
+    return list(dict.fromkeys((winner.role, winner.rule.policy) for winner in winners))
 
 
 def _names(winners: tuple[RuleVerdict, ...]) -> str:
@@ -224,7 +271,8 @@ def _not_allowed(instance: Instance, refused: RuleVerdict) -> Decision:
 def _conflict(instance: Instance, winners: tuple[RuleVerdict, ...]) -> Decision:
     named = ", ".join(f"{winner.rule.name} -> {winner.role}" for winner in winners)
     priority = winners[0].rule.priority
-    detail = f"rules tied at priority {priority} name different roles: {named}"
+    what = "roles" if len(_distinct_roles(winners)) > 1 else "policies for the same role"
+    detail = f"rules tied at priority {priority} name different {what}: {named}"
     return Decision(Action.SKIP, None, instance.role, reasons.CONFLICTING_RULES, None, detail)
 
 
@@ -232,8 +280,10 @@ def _bind(instance: Instance, mapping: RoleMapping, winners: tuple[RuleVerdict, 
     role, current, rule = winners[0].role, instance.role, winners[0].rule.name
     matched = f"rule {rule} matched" if len(winners) == 1 else f"rules {_names(winners)} matched"
 
+    policy = winners[0].rule.policy
+
     def decision(action: Action, reason: str, detail: str) -> Decision:
-        return Decision(action, role, current, reason, rule, f"{matched}; {detail}")
+        return Decision(action, role, current, reason, rule, f"{matched}; {detail}", policy=policy)
 
     if current is None:
         return decision(Action.ATTACH, reasons.RULE_MATCHED, f"attach {role}")

@@ -144,9 +144,15 @@ class EcsGateway:
                 roles[instance_id] = item_get(answer, item, where, "RamRoleName", str) or None
         return roles
 
-    def attach_role(self, role: str, instance_ids: Sequence[str]) -> dict[str, BindResult]:
-        """Attach `role` to up to 100 instances; one result per instance the answer covers."""
-        return self._bind(AttachInstanceRamRoleRequest(), role, instance_ids)
+    def attach_role(
+        self, role: str, instance_ids: Sequence[str], policy: str | None = None
+    ) -> dict[str, BindResult]:
+        """Attach `role` to up to 100 instances, its credentials narrowed by `policy` if given;
+        one result per instance the answer covers."""
+        request = AttachInstanceRamRoleRequest()
+        if policy is not None:
+            request.set_Policy(policy)
+        return self._bind(request, role, instance_ids)
 
     def detach_role(self, role: str, instance_ids: Sequence[str]) -> dict[str, BindResult]:
         """Detach `role` (only where it is still the bound role) from up to 100 instances."""

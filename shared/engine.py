@@ -19,13 +19,15 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from shared import reasons
-from shared.binder import Binder, BindPort, Plan
+from shared.binder import Binder, BindPort, Plan, RestorePolicy
+from shared.breaker import Breaker
 from shared.decision import Action, decide
 from shared.ecs import BIND_BATCH
 from shared.errors import CloudError
 from shared.events import KIND_INSTANCE_STATE, InstanceCheck
 from shared.instance import Instance
-from shared.mapping import RoleMapping
+from shared.mapping import AUDIT, RoleMapping
+from shared.markers import ChangeLog
 from shared.outcome import FAILED, SKIPPED, Outcome, failed, failed_call, planned
 from shared.retry import Backoff, Deadline, backoff_delays
 from shared.roles import RamPort, RoleCache
@@ -56,6 +58,10 @@ class EngineOptions:
     visibility_backoff: Backoff = field(
         default_factory=lambda: Backoff(base=0.5, cap=4.0, attempts=64)
     )
+    # Epoch seconds now, for flap damping (a wall clock: the evidence lives on the instance).
+    clock: Callable[[], float] = time.time
+    # `rolebinder apply --allow-changes N`: the breaker's limits raised to N for this run.
+    allow_changes: int | None = None
 
 
 def is_creation(check: InstanceCheck) -> bool:
@@ -85,6 +91,8 @@ class Engine:
         self.deadline = deadline
         self.options = options or EngineOptions()
         self.sleep = sleep
+        self.now = self.options.clock()
+        self.breaker = Breaker(mapping.limits, self.options.allow_changes)
 
     # -- entry points ---------------------------------------------------------------------------
 
@@ -128,7 +136,9 @@ class Engine:
         seen = {instance.instance_id for instance in instances}
         missing = [self._missing(i, region, event_of[i], i in new) for i in ids if i not in seen]
         immediate, writes = self._plan(ecs, instances, event_of.get)
-        return [*immediate, *self._apply(ecs, writes), *missing]
+        refused = self.breaker.gate(writes) if self.breaker.armed and writes else None
+        applied = refused if refused is not None else self._apply(ecs, writes)
+        return [*immediate, *applied, *missing]
 
     def sweep(self, region: str, event_id: str | None) -> Iterator[Outcome]:
         """Every instance of the region, pipelined (shared.sweep), memory flat as fleets grow."""
@@ -143,13 +153,18 @@ class Engine:
             except CloudError as error:
                 failures.append(error)
 
+        breaker = Breaker(self.mapping.limits, self.options.allow_changes)
         yield from run_pipeline(
             pages(),
             plan=lambda page: self._plan(ecs, page, lambda _: event_id),
-            apply=lambda batch: self._apply(ecs, batch),
+            apply=breaker.hold if breaker.armed else lambda batch: self._apply(ecs, batch),
             batch_size=BIND_BATCH,
             workers=self.options.sweep_workers,
         )
+        if breaker.armed:
+            # The whole region was planned: all of it is written, or none of it.
+            yield from breaker.release(lambda plans: self._apply(ecs, plans))
+            self.breaker.tripped = self.breaker.tripped or breaker.tripped
         for error in failures:
             yield self._api_failure(None, region, event_id, error)
 
@@ -214,14 +229,14 @@ class Engine:
             refusal = self._role_refusal(plan)
             if refusal is not None:
                 immediate.append(refusal)
-            elif plan.decision.action in _WRITES:
+            elif plan.decision.action in _WRITES and plan.decision.mode != AUDIT:
                 writes.append(plan)
-            else:
+            else:  # no write needed, or audited: the outcome it would have had, dry_run
                 immediate.append(plan.outcome)
         return immediate, writes
 
     def _decide(self, instance: Instance, event_id: str | None) -> Plan:
-        decision = decide(instance, self.mapping)
+        decision = decide(instance, self.mapping, self.now)
         outcome = planned(
             decision, instance.instance_id, instance.region, event_id, self.options.dry_run
         )
@@ -252,7 +267,14 @@ class Engine:
             return []
         if self.options.dry_run:
             return [plan.outcome for plan in plans]
-        return Binder(ecs).apply(plans)
+        limits = self.mapping.limits
+        changes = ChangeLog(self.now, limits.flip_window, limits.max_flips)
+        return Binder(ecs, changes, self._restore_policy).apply(plans)
+
+    def _restore_policy(self, role: str) -> RestorePolicy:
+        """The Policy a rolled-back role gets again: the one its rules give it, if unique."""
+        policies = {rule.policy for rule in self.mapping.rules if rule.may_grant(role)}
+        return (len(policies) <= 1, next(iter(policies), None))
 
     # -- outcomes -------------------------------------------------------------------------------
 

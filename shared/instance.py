@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from shared.ownership import MARKER_KEY
+from shared.ownership import CHANGES_KEY, MARKER_KEY, recent_changes
 
 VPC = "vpc"
 CLASSIC = "classic"
@@ -47,6 +47,10 @@ class Instance:
         if self.role is None:
             return False
         return self.marker == self.role or (adopt_unmarked and self.marker is None)
+
+    def changes_within(self, now: float, window: float) -> int:
+        """How many times rolebinder changed this instance's role in the last `window` s."""
+        return len(recent_changes(self.tags.get(CHANGES_KEY), now, window))
 
     @property
     def contested(self) -> bool:

@@ -16,14 +16,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from shared import scoped_policy
 from shared.errors import MappingError, Problem
 from shared.mapping_schema import Found, format_problems, names, schema_problems, show
 from shared.mapping_text import parse_text, read_text
+from shared.scoped_policy import compact
 
 KEEP = "keep"
 REPLACE = "replace"
 DETACH = "detach"
 ANY_VALUE = "*"
+ENFORCE = "enforce"
+AUDIT = "audit"
+DEFAULT_MAX_FLIPS = 3
+DEFAULT_FLIP_WINDOW = 3600
 
 
 @dataclass(frozen=True)
@@ -49,12 +55,26 @@ class Rule:
     # The roles a role_from_tag rule's tag may choose (None for a fixed-role rule): a tag is
     # never more powerful than the rule that reads it.
     allowed_roles: frozenset[str] | None = None
+    mode: str | None = None  # enforce | audit; None: the mapping's
+    # Compact JSON of the RAM policy narrowing the instance's credentials (AttachInstanceRamRole
+    # `Policy`); None: the role's full permissions.
+    policy: str | None = None
 
     def may_grant(self, role: object) -> bool:
         """Whether this rule may lead to `role`: its fixed role, or one of its allowed_roles."""
         if self.role_from_tag is None:
             return role == self.role
         return isinstance(role, str) and role in (self.allowed_roles or ())
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Blast-radius limits: changes per run (None: unlimited) and flap damping per instance."""
+
+    max_changes: int | None = None
+    max_detaches: int | None = None
+    max_flips: int = DEFAULT_MAX_FLIPS
+    flip_window: int = DEFAULT_FLIP_WINDOW
 
 
 @dataclass(frozen=True)
@@ -68,6 +88,12 @@ class RoleMapping:
     on_no_match: str  # keep | detach
     # Treat allow-listed roles bound without rolebinder's marker as its own (migrations).
     adopt_unmarked: bool = False
+    mode: str = ENFORCE  # the default of rules that name none
+    limits: Limits = Limits()
+
+    def mode_of(self, rule: Rule | None) -> str:
+        """The mode a decision won by `rule` (None: no rule, e.g. a detach) runs in."""
+        return (rule.mode if rule is not None else None) or self.mode
 
     def allows(self, role: str) -> bool:
         """Whether rolebinder may attach, replace or detach `role` (it is in the allow-list)."""
@@ -117,6 +143,8 @@ def _build(document: dict[str, Any]) -> RoleMapping:
         on_existing_role=document.get("on_existing_role", KEEP),
         on_no_match=document.get("on_no_match", KEEP),
         adopt_unmarked=bool(document.get("adopt_unmarked", False)),
+        mode=document.get("mode", ENFORCE),
+        limits=Limits(**document.get("limits", {})),
     )
 
 
@@ -132,6 +160,8 @@ def _build_rule(raw: dict[str, Any]) -> Rule:
         role=raw.get("role"),
         role_from_tag=raw.get("role_from_tag"),
         allowed_roles=frozenset(raw["allowed_roles"]) if "allowed_roles" in raw else None,
+        mode=raw.get("mode"),
+        policy=compact(raw["policy"]) if "policy" in raw else None,
     )
 
 
@@ -151,6 +181,7 @@ def _semantic_problems(mapping: RoleMapping) -> list[Found]:
         *_duplicate_names(mapping),
         *_unlisted_roles(mapping),
         *_rule_authority(mapping),
+        *_rule_policies(mapping),
         *_unlisted_tag_values(mapping),
         *_certain_conflicts(mapping),
     ]
@@ -191,6 +222,13 @@ def _rule_authority(mapping: RoleMapping) -> Iterator[Found]:
             if not mapping.allows(role):
                 text = f"role {show(role)} is not in roles (the allow-list: {names(mapping.roles)})"
                 yield ("rules", index, "allowed_roles"), text
+
+
+def _rule_policies(mapping: RoleMapping) -> Iterator[Found]:
+    """A rule's policy must be a RAM policy document AttachInstanceRamRole accepts."""
+    for index, rule in enumerate(mapping.rules):
+        for problem in scoped_policy.problems(rule.policy) if rule.policy is not None else ():
+            yield ("rules", index, "policy"), problem
 
 
 def _unlisted_tag_values(mapping: RoleMapping) -> Iterator[Found]:

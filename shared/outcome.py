@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from shared import reasons
 from shared.decision import Action, Decision
+from shared.mapping import AUDIT
 
 ATTACHED = "attached"
 REPLACED = "replaced"
@@ -49,6 +50,7 @@ class Outcome:
     # Trying again later may succeed (throttling, 5xx, timeouts); the handler then raises so
     # Function Compute redelivers the event.
     retryable: bool = False
+    mode: str = "enforce"  # audit: decided and logged, never written (dry_run is true)
 
     def record(self) -> dict[str, Any]:
         """The JSON object of the outcome line."""
@@ -63,6 +65,7 @@ class Outcome:
             "rule": self.rule,
             "event_id": self.event_id,
             "dry_run": self.dry_run,
+            "mode": self.mode,
         }
         if self.error_code is not None:
             record["error_code"] = self.error_code
@@ -77,7 +80,9 @@ class Outcome:
 def planned(
     decision: Decision, instance_id: str, region: str, event_id: str | None, dry_run: bool
 ) -> Outcome:
-    """The outcome a decision leads to when its action succeeds (or would, in a dry run)."""
+    """The outcome a decision leads to when its action succeeds (or would, in a dry run or in
+    audit mode)."""
+    audited = decision.mode == AUDIT
     return Outcome(
         outcome=_BY_ACTION[decision.action],
         reason=decision.reason,
@@ -87,8 +92,9 @@ def planned(
         previous_role=decision.previous_role,
         rule=decision.rule,
         event_id=event_id,
-        dry_run=dry_run,
+        dry_run=dry_run or audited,
         detail=decision.detail,
+        mode=decision.mode,
     )
 
 

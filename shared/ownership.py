@@ -14,6 +14,12 @@ from collections.abc import Iterable
 
 RESERVED_PREFIX = "rolebinder:"
 MARKER_KEY = RESERVED_PREFIX + "role"
+# When rolebinder last changed the instance's role: epoch seconds, comma-separated, newest
+# last. Kept on the instance, so flap damping holds across function instances.
+CHANGES_KEY = RESERVED_PREFIX + "changes"
+# How far in the future a recorded change may lie and still count (clock skew between FC
+# instances); anything later is treated as forged and ignored.
+_SKEW = 300
 
 
 def is_reserved(key: object) -> bool:
@@ -25,3 +31,22 @@ def only_reserved(keys: Iterable[object]) -> bool:
     """True when `keys` is non-empty and every key is rolebinder's own (its marker writes)."""
     listed = list(keys)
     return bool(listed) and all(is_reserved(key) for key in listed)
+
+
+def recent_changes(value: str | None, now: float, window: float) -> list[int]:
+    """The change times of a `rolebinder:changes` value within `window` seconds of `now`.
+
+    Unreadable entries are dropped: the tag is rolebinder's own, and a damaged one must not
+    stop rolebinder from binding (the guard policy keeps others from writing it).
+    """
+    times = []
+    for entry in (value or "").split(","):
+        if entry.isdigit() and len(entry) <= 12 and now - window <= int(entry) <= now + _SKEW:
+            times.append(int(entry))
+    return sorted(times)
+
+
+def with_change(value: str | None, now: float, window: float, keep: int) -> str:
+    """The `rolebinder:changes` value after one more change at `now`: the last `keep` times."""
+    times = [*recent_changes(value, now, window), int(now)]
+    return ",".join(str(t) for t in times[-keep:])

@@ -20,6 +20,10 @@ ROLE_NOT_ALLOWED = "role-not-allowed"
 NOT_OWNED = "not-owned"
 # rolebinder's marker names another role than the bound one: someone else changed it; no fight.
 CONTESTED = "contested"
+# rolebinder changed this instance limits.max_flips times within limits.flip_window: left alone.
+FLAPPING = "flapping"
+# The run planned more writes than limits.max_changes / max_detaches: nothing was written.
+CIRCUIT_OPEN = "circuit-open"
 # RAM says the role does not exist.
 ROLE_NOT_FOUND = "role-not-found"
 # The role's trust policy does not name ecs.aliyuncs.com.
@@ -50,6 +54,8 @@ MALFORMED_EVENT = "malformed-event"
 WARNING_EMPTY_SWEEP = "empty-sweep"
 WARNING_CONTESTED = CONTESTED
 WARNING_REGION_REFUSED = "region-refused"
+WARNING_FLAPPING = FLAPPING
+WARNING_CIRCUIT_OPEN = CIRCUIT_OPEN
 
 # Error lines (`"kind": "error"`) that are not one event's parse error.
 ERROR_DELIVERY_TOO_LARGE = "delivery-too-large"

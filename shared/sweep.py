@@ -29,12 +29,13 @@ class WriteBuffer:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._waiting: dict[tuple[str, str | None, str | None], list[Plan]] = {}
+        self._waiting: dict[tuple[str, str | None, str | None, str | None], list[Plan]] = {}
 
     def add(self, plans: Iterable[Plan]) -> Iterator[list[Plan]]:
         """Take plans; yield every batch that became full."""
         for plan in plans:
-            key = (plan.decision.action.value, plan.decision.role, plan.decision.previous_role)
+            decision = plan.decision
+            key = (decision.action.value, decision.role, decision.previous_role, decision.policy)
             batch = self._waiting.setdefault(key, [])
             batch.append(plan)
             if len(batch) == self.size:

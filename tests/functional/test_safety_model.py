@@ -239,7 +239,9 @@ def test_marker_writes_echo_back_at_no_cost(cloud: FakeCloud, use_mapping, invok
 
 def _is_marker_echo(event: dict[str, Any]) -> bool:
     data = event.get("data") or {}
-    if data.get("changedTagKeys") == [MARKER_KEY]:
+    if data.get("changedTagKeys") and all(
+        key.startswith("rolebinder:") for key in data["changedTagKeys"]
+    ):
         return True
     params = data.get("requestParameters") or {}
     return data.get("eventName") == "TagResources" and params.get("Tag.1.Key") == MARKER_KEY
