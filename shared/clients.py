@@ -171,13 +171,19 @@ def build_engine(
     home_region: str,
     deadline: Deadline,
     settings: config.Settings | None = None,
+    allow_changes: int | None = None,
 ) -> Engine:
     """An engine over real gateways that share one deadline (handlers and the CLI alike);
-    `settings` overrides the runtime's (the CLI's dry run)."""
+    `settings` overrides the runtime's (the CLI's dry run); `allow_changes` raises the circuit
+    breaker's limits for one run (`rolebinder apply --allow-changes`)."""
     settings = settings or runtime.settings
     limits = CallLimits(api_timeout=settings.api_timeout, pacer=runtime.pacer)
     gateways = Gateways(runtime.pool, credentials, deadline, limits, home_region)
-    options = EngineOptions(dry_run=settings.dry_run, visibility_wait=settings.visibility_wait)
+    options = EngineOptions(
+        dry_run=settings.dry_run,
+        visibility_wait=settings.visibility_wait,
+        allow_changes=allow_changes,
+    )
     return Engine(
         runtime.mapping,
         gateways.ecs,

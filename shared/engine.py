@@ -46,6 +46,11 @@ class EcsPort(BindPort, Protocol):
     def list_instances(self) -> Iterator[list[Instance]]: ...
 
 
+def wall_clock() -> float:
+    """Epoch seconds (looked up at each call, so a test can stand in for the clock)."""
+    return time.time()
+
+
 @dataclass(frozen=True)
 class EngineOptions:
     dry_run: bool = False
@@ -59,7 +64,7 @@ class EngineOptions:
         default_factory=lambda: Backoff(base=0.5, cap=4.0, attempts=64)
     )
     # Epoch seconds now, for flap damping (a wall clock: the evidence lives on the instance).
-    clock: Callable[[], float] = time.time
+    clock: Callable[[], float] = wall_clock
     # `rolebinder apply --allow-changes N`: the breaker's limits raised to N for this run.
     allow_changes: int | None = None
 

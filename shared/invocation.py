@@ -34,6 +34,8 @@ from shared.journal import Journal
 from shared.outcome import IGNORED, Outcome
 from shared.retry import Deadline
 
+# Outcomes that also get a warning line, for Log Service alerts.
+_WARNED = frozenset({reasons.CONTESTED, reasons.FLAPPING})
 # A delivery naming more instances than this is refused whole, with one error line: FC never
 # batches more than RunInstances' 100 per event here (template.yml sends one event per call),
 # and a forged one must not buy thousands of reads and outcome lines. The sweep repairs.
@@ -95,9 +97,21 @@ class Invocation:
         engine = self._engine()
         for outcome in self._outcomes(engine, triggers):
             self.journal.write(outcome)
-            if outcome.reason == reasons.CONTESTED:
-                self._warn_contested(outcome)
-        summary = self.journal.summary(events=len(triggers), dry_run=self.settings.dry_run)
+            if outcome.reason in _WARNED:
+                self._warn_about(outcome)
+        if engine.breaker.tripped is not None:
+            tripped = engine.breaker.tripped
+            self.journal.warning(
+                reasons.WARNING_CIRCUIT_OPEN,
+                tripped.sentence(),
+                changes=tripped.changes,
+                detaches=tripped.detaches,
+                max_changes=tripped.max_changes,
+                max_detaches=tripped.max_detaches,
+            )
+        summary = self.journal.summary(
+            events=len(triggers), dry_run=self.settings.dry_run, mode=self.runtime.mapping.mode
+        )
         if self.journal.retryable:
             raise RetryLaterError(
                 f"{self.journal.retryable} instance(s) hit transient errors; "
@@ -171,9 +185,9 @@ class Invocation:
             )
         return [region for region in sweep.regions if region in self.allowed_regions]
 
-    def _warn_contested(self, outcome: Outcome) -> None:
+    def _warn_about(self, outcome: Outcome) -> None:
         self.journal.warning(
-            reasons.WARNING_CONTESTED,
+            outcome.reason,
             outcome.detail,
             instance_id=outcome.instance_id,
             region=outcome.region,

@@ -32,6 +32,7 @@ class Journal:
         self.outcomes: Counter[str] = Counter()
         self.reasons: Counter[str] = Counter()
         self.retryable = 0
+        self.audited = 0
         self.errors = 0
         self._started = time.monotonic()
         self._lock = threading.Lock()
@@ -41,6 +42,7 @@ class Journal:
             self.outcomes[outcome.outcome] += 1
             self.reasons[outcome.reason] += 1
             self.retryable += outcome.retryable
+            self.audited += outcome.mode == "audit"
         self._emit({**outcome.record(), **self.context}, self.stream)
 
     def error(self, error: str, message: str, **fields: Any) -> None:
@@ -72,6 +74,7 @@ class Journal:
             "outcomes": dict(self.outcomes),
             "reasons": dict(self.reasons),
             "retryable_failures": self.retryable,
+            "audited": self.audited,
             "errors": self.errors,
             "duration_ms": round((time.monotonic() - self._started) * 1000, 1),
             **fields,

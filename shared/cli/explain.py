@@ -125,6 +125,12 @@ def _print(instance: Instance, evaluation: Evaluation, decision: Decision, role_
         f"decision: [bold]{decision.action.value}[/bold] "
         f"{safe(decision.role or '')} ({decision.reason}): {safe(decision.detail)}"
     )
+    console.print(
+        f"mode: {decision.mode}"
+        + (" (decided and logged, never written)" if decision.mode == "audit" else "")
+    )
+    policy = decision.policy or "(none: the role's full permissions)"
+    console.print(f"policy: {safe(policy)}")
     console.print(f"role check: {safe(role_check)}")
 
 

@@ -1,8 +1,11 @@
 """`rolebinder plan` and `rolebinder apply`: the sweep of one region, shown as a table.
 
 `plan` decides and writes nothing (a dry run); `apply` writes. Both print one row per instance
-that is (or would be) changed, skipped or failed, and a summary; `--all` adds unchanged ones.
-Exit 0 when nothing failed, 1 when some instance failed.
+that is (or would be) changed, skipped or failed, with the mode its rule runs in (audit rows are
+never written), and a summary; `--all` adds unchanged ones. When the planned writes exceed the
+mapping's limits, nothing is written (`circuit-open`); `apply --allow-changes N` raises the
+limits to N for this one run. Exit 0 when nothing failed, 1 when some instance failed or the
+circuit breaker opened.
 """
 
 from __future__ import annotations
@@ -47,12 +50,26 @@ def register(commands: Any) -> None:
         )
         add_fleet_options(parser)
         parser.add_argument("--all", action="store_true", help="also list unchanged instances")
+        if name == "apply":
+            parser.add_argument(
+                "--allow-changes",
+                type=_count,
+                metavar="N",
+                help="raise limits.max_changes and max_detaches to N for this run (a rollout)",
+            )
         parser.set_defaults(run=run, dry_run=name == "plan")
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of changes (0 or more)")
+    return int(text)
 
 
 def run(args: argparse.Namespace) -> int:
     runtime = open_runtime(args)
-    sweep = engine(args, runtime, dry_run=args.dry_run).sweep(args.region, f"cli:{args.command}")
+    running = engine(args, runtime, dry_run=args.dry_run)
+    sweep = running.sweep(args.region, f"cli:{args.command}")
     counts: Counter[str] = Counter()
     rows: list[Outcome] = []
     for outcome in _with_progress(sweep, quiet=args.json):
@@ -61,11 +78,16 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(outcome.record(), separators=(",", ":")))
         elif args.all or outcome.outcome != UNCHANGED:
             rows.append(outcome)
+    tripped = running.breaker.tripped
     if args.json:
-        print(json.dumps({"kind": "summary", "outcomes": dict(counts), "dry_run": args.dry_run}))
+        summary = {"kind": "summary", "outcomes": dict(counts), "dry_run": args.dry_run}
+        summary.update(mode=runtime.mapping.mode, circuit_open=tripped is not None)
+        print(json.dumps(summary))
     else:
         _print_table(rows, counts, args)
-    return EXIT_FAILED if counts[FAILED] else EXIT_OK
+        if tripped is not None:
+            session_console().print(f"circuit open: {markup_safe(tripped.sentence())}")
+    return EXIT_FAILED if counts[FAILED] or tripped is not None else EXIT_OK
 
 
 def _with_progress(outcomes: Any, quiet: bool) -> Any:
@@ -89,7 +111,7 @@ def _print_table(rows: list[Outcome], counts: Counter[str], args: argparse.Names
     )
     table = Table(title=title)
     table.add_column("instance", no_wrap=True)  # ids are never cut short
-    for column in ("current role", "desired role", "action", "reason"):
+    for column in ("current role", "desired role", "action", "reason", "mode"):
         table.add_column(column)
     for o in rows:
         row = (
@@ -98,6 +120,7 @@ def _print_table(rows: list[Outcome], counts: Counter[str], args: argparse.Names
             o.role or "-",
             _ACTION.get(o.outcome, o.outcome),
             _reason(o),
+            o.mode,
         )
         table.add_row(*map(cell, row))
     if rows:

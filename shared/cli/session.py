@@ -44,7 +44,9 @@ def open_runtime(args: argparse.Namespace) -> Runtime:
 def engine(args: argparse.Namespace, runtime: Runtime, dry_run: bool) -> Engine:
     settings = dataclasses.replace(runtime.settings, dry_run=dry_run)
     credentials = credentials_from(environment(args))
-    return build_engine(runtime, credentials, args.region, Deadline(CLI_BUDGET_SECONDS), settings)
+    deadline = Deadline(CLI_BUDGET_SECONDS)
+    allow = getattr(args, "allow_changes", None)
+    return build_engine(runtime, credentials, args.region, deadline, settings, allow)
 
 
 def gateways(args: argparse.Namespace, runtime: Runtime) -> Gateways:
