@@ -10,6 +10,9 @@
   by reading the binding again: writes are never repeated blindly.
 - A replace whose attach fails puts the previous role back, so an instance is never left without
   credentials because of us.
+- A fresh attach that fails has its marker removed again (when the mapping can replace or
+  detach, the only times a marker matters): left behind, it would name a role the instance does
+  not have, and claim whatever binding of that role someone later makes by hand.
 """
 
 from __future__ import annotations
@@ -85,8 +88,10 @@ _GONE = _Failure("InvalidInstanceId.NotFound", "the instance no longer exists", 
 class Binder:
     """Applies plans through an ECS port; returns one outcome per plan, in order."""
 
-    def __init__(self, ecs: BindPort) -> None:
+    def __init__(self, ecs: BindPort, unmark_refused: bool = False) -> None:
         self.ecs = ecs
+        # Remove the marker of a fresh attach that failed (see the module docstring).
+        self.unmark_refused = unmark_refused
 
     def apply(self, plans: Sequence[Plan]) -> list[Outcome]:
         done: dict[str, Outcome] = {}
@@ -101,6 +106,8 @@ class Binder:
         ]
         self._attach(binding, done)
         self._follow_markers(plans, done)
+        if self.unmark_refused:
+            self._unmark_refused([p for p in plans if p.instance_id in marked], done)
         return [done.get(p.instance_id, p.outcome) for p in plans]
 
     # -- ownership markers --------------------------------------------------------------------
@@ -147,6 +154,21 @@ class Binder:
                 note = (
                     f"the rolebinder:role marker was not updated ({error.code}); until it is "
                     "(`rolebinder adopt`), rolebinder reports this instance as contested"
+                )
+                for instance_id in batch:
+                    outcome = done[instance_id]
+                    done[instance_id] = replace(outcome, detail=f"{outcome.detail}; {note}")
+
+    def _unmark_refused(self, plans: list[Plan], done: dict[str, Outcome]) -> None:
+        """Take the marker off fresh attaches that failed: it names a role they do not have."""
+        refused = [p for p in plans if done.get(p.instance_id, p.outcome).outcome == FAILED]
+        for batch in chunks([p.instance_id for p in refused], TAG_BATCH):
+            try:
+                self.ecs.untag_instances([MARKER_KEY], batch)
+            except CloudError as error:
+                note = (
+                    f"its rolebinder:role marker could not be removed ({error.code}); remove it "
+                    "by hand, or a role bound by hand later counts as rolebinder's"
                 )
                 for instance_id in batch:
                     outcome = done[instance_id]

@@ -27,6 +27,7 @@ from shared.events import KIND_INSTANCE_STATE, InstanceCheck
 from shared.instance import Instance
 from shared.mapping import RoleMapping
 from shared.outcome import FAILED, SKIPPED, Outcome, failed, failed_call, planned
+from shared.permissions import can_detach
 from shared.retry import Backoff, Deadline, backoff_delays
 from shared.roles import RamPort, RoleCache
 from shared.settled import SettledCache
@@ -252,7 +253,7 @@ class Engine:
             return []
         if self.options.dry_run:
             return [plan.outcome for plan in plans]
-        return Binder(ecs).apply(plans)
+        return Binder(ecs, unmark_refused=can_detach(self.mapping)).apply(plans)
 
     # -- outcomes -------------------------------------------------------------------------------
 

@@ -161,7 +161,9 @@ def test_the_guard_refuses_a_marker_set_at_launch(
             f"{line_of(run, forged.instance_id)}, role now {forged.role!r}"
         )
     assert refused == "Forbidden.RAM"
-    assert {"ecs:RunInstances", "ecs:CreateInstance"} <= set(guard_policy()["Statement"][1]["Action"])
+    assert {"ecs:RunInstances", "ecs:CreateInstance"} <= set(
+        guard_policy()["Statement"][1]["Action"]
+    )
 
 
 # -- 4. a mapping that spells a role in another case than RAM -------------------------------------
