@@ -10,9 +10,10 @@
   by reading the binding again: writes are never repeated blindly.
 - A replace whose attach fails puts the previous role back, so an instance is never left without
   credentials because of us.
-- A fresh attach that fails has its marker removed again (when the mapping can replace or
-  detach, the only times a marker matters): left behind, it would name a role the instance does
-  not have, and claim whatever binding of that role someone later makes by hand.
+- A fresh attach that fails has its marker blanked again (`rolebinder:role=`, which names no
+  role; TagResources, which rolebinder may always call), when the mapping can replace or detach,
+  the only times a marker matters: left behind, it would name a role the instance does not
+  have, and claim whatever binding of that role someone later makes by hand.
 """
 
 from __future__ import annotations
@@ -160,14 +161,14 @@ class Binder:
                     done[instance_id] = replace(outcome, detail=f"{outcome.detail}; {note}")
 
     def _unmark_refused(self, plans: list[Plan], done: dict[str, Outcome]) -> None:
-        """Take the marker off fresh attaches that failed: it names a role they do not have."""
+        """Blank the marker of fresh attaches that failed: it names a role they do not have."""
         refused = [p for p in plans if done.get(p.instance_id, p.outcome).outcome == FAILED]
         for batch in chunks([p.instance_id for p in refused], TAG_BATCH):
             try:
-                self.ecs.untag_instances([MARKER_KEY], batch)
+                self.ecs.tag_instances({MARKER_KEY: ""}, batch)
             except CloudError as error:
                 note = (
-                    f"its rolebinder:role marker could not be removed ({error.code}); remove it "
+                    f"its rolebinder:role marker could not be blanked ({error.code}); remove it "
                     "by hand, or a role bound by hand later counts as rolebinder's"
                 )
                 for instance_id in batch:

@@ -3,9 +3,8 @@
 Pure. `rolebinder policy` prints it, template.yml embeds it for the bundled mapping (a test
 keeps the two identical), and the fake cloud enforces it to prove it is enough.
 - ECS reads the engine makes (DescribeInstances, DescribeInstanceRamRole) and the ownership
-  marker writes (TagResources; UntagResources only when the mapping can replace or detach: a
-  detach removes its marker, and so does a fresh attach that failed), on the instances of the
-  deployment's regions.
+  marker writes (TagResources; UntagResources only when on_no_match: detach, the one path that
+  removes a marker), on the instances of the deployment's regions.
 - AttachInstanceRamRole, and DetachInstanceRamRole only when the mapping can detach
   (on_existing_role: replace, or on_no_match: detach), on those instances AND the allow-listed
   roles. The Chinese reference of both actions lists the role as a resource beside the instance
@@ -33,7 +32,7 @@ from shared.ownership import RESERVED_PREFIX
 
 READ_ACTIONS = ("ecs:DescribeInstances", "ecs:DescribeInstanceRamRole")
 MARK_ACTION = "ecs:TagResources"
-UNMARK_ACTION = "ecs:UntagResources"  # a detach, or a failed fresh attach, removes a marker
+UNMARK_ACTION = "ecs:UntagResources"  # only a detach removes a marker
 ATTACH_ACTION = "ecs:AttachInstanceRamRole"
 DETACH_ACTION = "ecs:DetachInstanceRamRole"
 ANY_REGION = "*"
@@ -51,6 +50,11 @@ TAG_WRITE_ACTIONS = (
 def can_detach(mapping: RoleMapping) -> bool:
     """True when some policy of the mapping leads to DetachInstanceRamRole calls."""
     return mapping.on_existing_role == REPLACE or mapping.on_no_match == DETACH
+
+
+def detaches_unmatched(mapping: RoleMapping) -> bool:
+    """True when a detach (and so a marker removal) can follow from no rule matching."""
+    return mapping.on_no_match == DETACH
 
 
 def role_arns(mapping: RoleMapping, account_id: str) -> list[str]:
@@ -71,7 +75,7 @@ def policy_document(
 ) -> dict[str, Any]:
     """The RAM policy document (Version 1) the three functions need, and no more."""
     bind_actions = [ATTACH_ACTION, DETACH_ACTION] if can_detach(mapping) else [ATTACH_ACTION]
-    marker_actions = [MARK_ACTION, UNMARK_ACTION] if can_detach(mapping) else [MARK_ACTION]
+    marker_actions = [MARK_ACTION, UNMARK_ACTION] if detaches_unmatched(mapping) else [MARK_ACTION]
     instances = instance_arns(account_id, regions)
     roles = role_arns(mapping, account_id)
     return {

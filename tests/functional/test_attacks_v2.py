@@ -86,7 +86,7 @@ def test_a_refused_attach_leaves_no_marker_that_later_claims_a_hand_bound_role(
     # not have survived to claim it
     assert line_of(run, "i-stale000001") == ("skipped", "not-owned")
     assert ecs_state(cloud) == {"i-stale000001": "Payments"}
-    assert marker(cloud, "i-stale000001") is None
+    assert not marker(cloud, "i-stale000001")  # blanked: names no role
 
 
 # -- 2. UntagResources All=true walks past the guard ----------------------------------------------
