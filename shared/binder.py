@@ -37,7 +37,7 @@ from shared.outcome import (
     Outcome,
     failed_call,
 )
-from shared.ownership import MARKER_KEY
+from shared.ownership import MARKER_KEY, same_role
 
 
 class BindPort(Protocol):
@@ -188,7 +188,9 @@ class Binder:
                     answers,
                     error,
                     done,
-                    confirmed=lambda plan, current: current != plan.decision.previous_role,
+                    confirmed=lambda plan, current: (
+                        not same_role(current, plan.decision.previous_role)
+                    ),
                 )
         return detached
 
@@ -208,7 +210,7 @@ class Binder:
                         answers,
                         error,
                         done,
-                        confirmed=lambda plan, current: current == plan.decision.role,
+                        confirmed=lambda plan, current: same_role(current, plan.decision.role),
                     )
                 # Only a replace whose attach failed: one beaten by another invocation has its
                 # desired role, and putting the old one back would undo the winner's write.
@@ -232,7 +234,9 @@ class Binder:
         answers, _ = self._call(self.ecs.attach_role, role, ids)
         current = self._reread([i for i in ids if not _ok(answers.get(i))])[0]
         for plan in plans:
-            restored = _ok(answers.get(plan.instance_id)) or (current.get(plan.instance_id) == role)
+            restored = _ok(answers.get(plan.instance_id)) or same_role(
+                current.get(plan.instance_id), role
+            )
             note = (
                 f"previous role {role} restored"
                 if restored
