@@ -68,7 +68,10 @@ REGIONS = frozenset(
 )
 _INSTANCE_SCOPED = ("InstanceIds", "InstanceId", "ResourceId")
 _ROLE_SCOPED = frozenset({"AttachInstanceRamRole", "DetachInstanceRamRole"})
-_TAG_WRITES = frozenset({"TagResources", "UntagResources", "AddTags", "RemoveTags"})
+# Actions that set or remove tags, so carry the tag condition keys; the launch calls take Tag.N.
+_TAG_WRITES = frozenset(
+    {"TagResources", "UntagResources", "AddTags", "RemoveTags", "RunInstances", "CreateInstance"}
+)
 _WRITE_ACTIONS = ecs_api.WRITE_ACTIONS | ram_api.WRITE_ACTIONS
 
 

@@ -10,6 +10,10 @@
   by reading the binding again: writes are never repeated blindly.
 - A replace whose attach fails puts the previous role back, so an instance is never left without
   credentials because of us.
+- A fresh attach that fails has its marker blanked again (`rolebinder:role=`, which names no
+  role; TagResources, which rolebinder may always call), when the mapping can replace or detach,
+  the only times a marker matters: left behind, it would name a role the instance does not
+  have, and claim whatever binding of that role someone later makes by hand.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Protocol
 
 from shared import reasons
 from shared.decision import Action, Decision
-from shared.ecs import BIND_BATCH, BindResult, chunks
+from shared.ecs import BIND_BATCH, TAG_BATCH, BindResult, chunks
 from shared.errors import CloudError
 from shared.instance import Instance
 from shared.markers import ChangeLog, Markers
@@ -34,6 +38,7 @@ from shared.outcome import (
     Outcome,
     failed_call,
 )
+from shared.ownership import MARKER_KEY, same_role
 
 RestorePolicy = tuple[bool, "str | None"]
 
@@ -94,12 +99,15 @@ class Binder:
         ecs: BindPort,
         changes: ChangeLog | None = None,
         restore_policy: Callable[[str], RestorePolicy] | None = None,
+        unmark_refused: bool = False,
     ) -> None:
         self.ecs = ecs
         self.markers = Markers(ecs, changes)
         # The Policy to put a replaced role back with: (may restore, policy). The previous
         # binding's own Policy cannot be read back, so only an unambiguous one is restored.
         self.restore_policy = restore_policy or (lambda role: (True, None))
+        # Blank the marker of a fresh attach that failed (see the module docstring).
+        self.unmark_refused = unmark_refused
 
     def apply(self, plans: Sequence[Plan]) -> list[Outcome]:
         done: dict[str, Outcome] = {}
@@ -114,6 +122,8 @@ class Binder:
         ]
         self._attach(binding, done)
         self._follow_markers(plans, done)
+        if self.unmark_refused:
+            self._unmark_refused([p for p in plans if p.instance_id in marked], done)
         return [done.get(p.instance_id, p.outcome) for p in plans]
 
     # -- ownership markers --------------------------------------------------------------------
@@ -144,6 +154,21 @@ class Binder:
             outcome = done[instance_id]
             done[instance_id] = replace(outcome, detail=f"{outcome.detail}; {note}")
 
+    def _unmark_refused(self, plans: list[Plan], done: dict[str, Outcome]) -> None:
+        """Blank the marker of fresh attaches that failed: it names a role they do not have."""
+        refused = [p for p in plans if done.get(p.instance_id, p.outcome).outcome == FAILED]
+        for batch in chunks([p.instance_id for p in refused], TAG_BATCH):
+            try:
+                self.ecs.tag_instances({MARKER_KEY: ""}, batch)
+            except CloudError as error:
+                note = (
+                    f"its rolebinder:role marker could not be blanked ({error.code}); remove it "
+                    "by hand, or a role bound by hand later counts as rolebinder's"
+                )
+                for instance_id in batch:
+                    outcome = done[instance_id]
+                    done[instance_id] = replace(outcome, detail=f"{outcome.detail}; {note}")
+
     # -- detach -------------------------------------------------------------------------------
 
     def _detach(self, plans: list[Plan], done: dict[str, Outcome]) -> set[str]:
@@ -157,7 +182,9 @@ class Binder:
                     answers,
                     error,
                     done,
-                    confirmed=lambda plan, current: current != plan.decision.previous_role,
+                    confirmed=lambda plan, current: (
+                        not same_role(current, plan.decision.previous_role)
+                    ),
                 )
         return detached
 
@@ -181,7 +208,7 @@ class Binder:
                         answers,
                         error,
                         done,
-                        confirmed=lambda plan, current: current == plan.decision.role,
+                        confirmed=lambda plan, current: same_role(current, plan.decision.role),
                     )
                 # Only a replace whose attach failed: one beaten by another invocation has its
                 # desired role, and putting the old one back would undo the winner's write.
@@ -215,7 +242,9 @@ class Binder:
         answers, _ = self._call(lambda r, batch: self.ecs.attach_role(r, batch, policy), role, ids)
         current = self._reread([i for i in ids if not _ok(answers.get(i))])[0]
         for plan in plans:
-            restored = _ok(answers.get(plan.instance_id)) or (current.get(plan.instance_id) == role)
+            restored = _ok(answers.get(plan.instance_id)) or same_role(
+                current.get(plan.instance_id), role
+            )
             note = (
                 f"previous role {role} restored"
                 if restored

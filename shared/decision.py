@@ -13,6 +13,7 @@ from enum import Enum
 from shared import reasons
 from shared.instance import Instance
 from shared.mapping import AUDIT, DETACH, ENFORCE, REPLACE, RoleMapping, Rule, TagCondition
+from shared.ownership import same_role
 
 
 class Action(str, Enum):
@@ -179,6 +180,11 @@ def _allowed(mapping: RoleMapping, role: object) -> bool:
     return isinstance(role, str) and mapping.allows(role)
 
 
+def _managed(mapping: RoleMapping, current: object) -> bool:
+    # The bound role as ECS names it (canonical case): one of `roles` whatever their spelling.
+    return isinstance(current, str) and mapping.manages(current)
+
+
 def _grantable(mapping: RoleMapping, winner: RuleVerdict) -> bool:
     """In the allow-list and within the winning rule's own authority (its allowed_roles)."""
     return _allowed(mapping, winner.role) and winner.rule.may_grant(winner.role)
@@ -219,7 +225,7 @@ def _no_match(instance: Instance, mapping: RoleMapping) -> Decision:
         return skip(reasons.NO_MATCHING_RULE, "no rule matched and the instance has no role")
     if mapping.on_no_match != DETACH:  # anything but "detach" keeps: the safe default
         return skip(reasons.NO_MATCHING_RULE, f"no rule matched; role {current} kept")
-    if not _allowed(mapping, current):
+    if not _managed(mapping, current):
         detail = f"no rule matched; role {current} is not in the allow-list, so never touched"
         return skip(reasons.EXISTING_ROLE_KEPT, detail)
     refusal = _ownership_refusal(instance, mapping, "detach")
@@ -287,12 +293,12 @@ def _bind(instance: Instance, mapping: RoleMapping, winners: tuple[RuleVerdict, 
 
     if current is None:
         return decision(Action.ATTACH, reasons.RULE_MATCHED, f"attach {role}")
-    if current == role:
+    if same_role(current, role):
         return decision(Action.UNCHANGED, reasons.ALREADY_BOUND, f"{role} is already attached")
     if mapping.on_existing_role != REPLACE:  # anything but "replace" keeps: the safe default
         detail = f"instance has role {current} and on_existing_role is keep"
         return decision(Action.SKIP, reasons.EXISTING_ROLE_KEPT, detail)
-    if not _allowed(mapping, current):
+    if not _managed(mapping, current):
         detail = f"instance has role {current}, which is not in the allow-list, so never replaced"
         return decision(Action.SKIP, reasons.EXISTING_ROLE_KEPT, detail)
     refusal = _ownership_refusal(instance, mapping, "replace")

@@ -29,6 +29,7 @@ from shared.instance import Instance
 from shared.mapping import AUDIT, RoleMapping
 from shared.markers import ChangeLog
 from shared.outcome import FAILED, SKIPPED, Outcome, failed, failed_call, planned
+from shared.permissions import can_detach
 from shared.retry import Backoff, Deadline, backoff_delays
 from shared.roles import RamPort, RoleCache
 from shared.settled import SettledCache
@@ -274,7 +275,8 @@ class Engine:
             return [plan.outcome for plan in plans]
         limits = self.mapping.limits
         changes = ChangeLog(self.now, limits.flip_window, limits.max_flips)
-        return Binder(ecs, changes, self._restore_policy).apply(plans)
+        binder = Binder(ecs, changes, self._restore_policy, unmark_refused=can_detach(self.mapping))
+        return binder.apply(plans)
 
     def _restore_policy(self, role: str) -> RestorePolicy:
         """The Policy a rolled-back role gets again: the one its rules give it, if unique."""

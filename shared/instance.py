@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from shared.ownership import CHANGES_KEY, MARKER_KEY, recent_changes
+from shared.ownership import CHANGES_KEY, MARKER_KEY, recent_changes, same_role
 
 VPC = "vpc"
 CLASSIC = "classic"
@@ -46,7 +46,7 @@ class Instance:
         """Whether the current binding is rolebinder's: its marker names the bound role."""
         if self.role is None:
             return False
-        return self.marker == self.role or (adopt_unmarked and self.marker is None)
+        return same_role(self.marker, self.role) or (adopt_unmarked and self.marker is None)
 
     def changes_within(self, now: float, window: float) -> int:
         """How many times rolebinder changed this instance's role in the last `window` s."""
@@ -55,4 +55,8 @@ class Instance:
     @property
     def contested(self) -> bool:
         """A marker naming another role than the bound one: someone else changed the binding."""
-        return self.role is not None and self.marker is not None and self.marker != self.role
+        return (
+            self.role is not None
+            and self.marker is not None
+            and not same_role(self.marker, self.role)
+        )

@@ -99,6 +99,11 @@ class RoleMapping:
         """Whether rolebinder may attach, replace or detach `role` (it is in the allow-list)."""
         return role in self.roles
 
+    def manages(self, role: str) -> bool:
+        """Whether a bound role (as ECS names it) is one of `roles`, in any case: RAM role names
+        are case-insensitive, so `payments` in the mapping is ECS's `Payments`."""
+        return role.lower() in {name.lower() for name in self.roles}
+
 
 def load_mapping(path: str | os.PathLike[str]) -> RoleMapping:
     """Read, parse and validate a mapping file (JSON if it ends in .json, else YAML)."""

@@ -22,6 +22,12 @@ CHANGES_KEY = RESERVED_PREFIX + "changes"
 _SKEW = 300
 
 
+def same_role(a: object, b: object) -> bool:
+    """Whether two role names name the same RAM role: RAM names are case-insensitive, and ECS
+    reports a bound role by its canonical name, whatever spelling the mapping or marker uses."""
+    return isinstance(a, str) and isinstance(b, str) and a.lower() == b.lower()
+
+
 def is_reserved(key: object) -> bool:
     """Whether a tag key belongs to rolebinder (written by it alone, never matched by rules)."""
     return isinstance(key, str) and key.startswith(RESERVED_PREFIX)

@@ -36,8 +36,11 @@ UNMARK_ACTION = "ecs:UntagResources"  # only a detach removes a marker
 ATTACH_ACTION = "ecs:AttachInstanceRamRole"
 DETACH_ACTION = "ecs:DetachInstanceRamRole"
 ANY_REGION = "*"
-# Every API that writes tags on an ECS instance: ECS's own and the Tag service's.
+# Every API that writes tags on an ECS instance: ECS's own, the Tag service's, and the launch
+# calls, which take Tag.N too (a marker set at launch would claim a later hand-bound role).
 TAG_WRITE_ACTIONS = (
+    "ecs:RunInstances",
+    "ecs:CreateInstance",
     "ecs:TagResources",
     "ecs:UntagResources",
     "ecs:AddTags",

@@ -24,7 +24,7 @@ from shared.ecs import TAG_BATCH, EcsGateway, chunks
 from shared.errors import CloudError
 from shared.instance import Instance
 from shared.mapping import RoleMapping
-from shared.ownership import MARKER_KEY
+from shared.ownership import MARKER_KEY, same_role
 
 
 def register(commands: Any) -> None:
@@ -65,7 +65,7 @@ def _unowned(ecs: EcsGateway, mapping: RoleMapping) -> Any:
         roles = ecs.describe_roles([i.instance_id for i in vpc])
         for instance in vpc:
             role = roles.get(instance.instance_id)
-            if role is not None and mapping.allows(role) and instance.marker != role:
+            if role is not None and mapping.manages(role) and not same_role(instance.marker, role):
                 yield Instance(**{**_fields(instance), "role": role})
 
 

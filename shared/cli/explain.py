@@ -21,6 +21,7 @@ from shared.cli.text import cell, markup_safe
 from shared.decision import Action, Decision, Evaluation, decide, evaluate
 from shared.errors import CloudError, InputError
 from shared.instance import Instance
+from shared.ownership import same_role
 
 _INSTANCE_ID = re.compile(r"^i-[A-Za-z0-9]{1,64}$")
 
@@ -139,6 +140,6 @@ def _ownership(instance: Instance) -> str:
         return "no role bound"
     if instance.contested:
         return f"contested: rolebinder's marker names {instance.marker}"
-    if instance.marker == instance.role:
+    if same_role(instance.marker, instance.role):
         return "bound by rolebinder (marker matches)"
     return "not bound by rolebinder (no marker)"

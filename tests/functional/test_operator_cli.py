@@ -55,6 +55,8 @@ def test_plan_as_json_lines(seeded: FakeCloud, handler_env, cli) -> None:
         "kind": "summary",
         "outcomes": {"attached": 3, "skipped": 2},
         "dry_run": True,
+        "mode": "enforce",
+        "circuit_open": False,
     }
     assert {line["instance_id"] for line in lines[:-1]} == set(ecs_state(seeded))
     assert all(line["dry_run"] for line in lines[:-1])
