@@ -2,7 +2,7 @@
 
 Each zip: index.py (handler index.handler), the `shared` package without `shared/cli`, the
 mapping (validated first) as mapping.yaml, and the runtime dependencies as wheels for FC's
-platform and --python-version (default 3.10, the template's runtime), cached in
+platform and --python-version (default: the runtime template.yml deploys), cached in
 <cache-dir>/.deps-<key>/ between runs. Bytecode is added only when an interpreter of that exact
 version is available (this one, or python<version> on PATH).
 --check first verifies that template.yml embeds the least-privilege policy of this mapping, its
@@ -42,10 +42,12 @@ def register(commands: Any) -> None:
     parser.add_argument("--mapping", type=Path, default=DEFAULT_MAPPING, help="mapping to bundle")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory")
     parser.add_argument("--cache-dir", type=Path, help="dependency cache (default: --out)")
-    parser.add_argument("--python-version", help="FC runtime's Python (default 3.10)")
+    parser.add_argument("--python-version", help="FC runtime's Python (default: the template's)")
     parser.add_argument("--local-deps", action="store_true", help="copy this Python's packages")
     parser.add_argument("--check", action="store_true", help="verify template.yml first")
-    parser.add_argument("--template", type=Path, default=tpl.DEFAULT_TEMPLATE, help="for --check")
+    parser.add_argument(
+        "--template", type=Path, default=tpl.DEFAULT_TEMPLATE, help="for --check and the runtime"
+    )
     parser.add_argument("--verbose", action="store_true", help="pip output, largest contents")
     parser.set_defaults(run=run)
 
@@ -75,7 +77,7 @@ def _spec(args: argparse.Namespace) -> dependencies.DependencySpec:
                 f"run on --python-version {version} (drop one of the two)"
             )
         return dependencies.DependencySpec(version, dependencies.FROM_SITE_PACKAGES)
-    version = args.python_version or "3.10"
+    version = args.python_version or tpl.runtime_version(tpl.load_template(args.template))
     if not _VERSION.match(version):
         raise InputError(f"--python-version {version!r} is not a version like 3.10")
     return dependencies.DependencySpec(version)
