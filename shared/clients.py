@@ -21,7 +21,7 @@ from shared import config
 from shared.ecs import EcsGateway
 from shared.engine import Engine, EngineOptions
 from shared.errors import InputError
-from shared.gateway import CallLimits, Transport
+from shared.gateway import CallCount, CallLimits, Transport
 from shared.mapping import RoleMapping, load_mapping
 from shared.pacing import Pacer
 from shared.ram import RamGateway
@@ -171,11 +171,14 @@ def build_engine(
     home_region: str,
     deadline: Deadline,
     settings: config.Settings | None = None,
+    calls: CallCount | None = None,
 ) -> Engine:
     """An engine over real gateways that share one deadline (handlers and the CLI alike);
-    `settings` overrides the runtime's (the CLI's dry run)."""
+    `settings` overrides the runtime's (the CLI's dry run); `calls` counts the requests."""
     settings = settings or runtime.settings
-    limits = CallLimits(api_timeout=settings.api_timeout, pacer=runtime.pacer)
+    limits = CallLimits(
+        api_timeout=settings.api_timeout, pacer=runtime.pacer, calls=calls or CallCount()
+    )
     gateways = Gateways(runtime.pool, credentials, deadline, limits, home_region)
     options = EngineOptions(dry_run=settings.dry_run, visibility_wait=settings.visibility_wait)
     return Engine(

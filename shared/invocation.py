@@ -28,6 +28,7 @@ from shared.events import (
     exclude_foreign,
     parse_delivery,
 )
+from shared.gateway import CallCount
 from shared.journal import Journal
 from shared.outcome import IGNORED, Outcome
 from shared.retry import Deadline
@@ -66,6 +67,7 @@ class Invocation:
         self.env = env
         request_id = getattr(context, "request_id", None) or str(uuid.uuid4())
         self.journal = journal or Journal(function=function, invocation_id=request_id)
+        self.calls = CallCount()
 
     def run(self, event: Any) -> dict[str, Any]:
         try:
@@ -77,7 +79,9 @@ class Invocation:
         engine = self._engine()
         for outcome in self._outcomes(engine, triggers):
             self.journal.write(outcome)
-        summary = self.journal.summary(events=len(triggers), dry_run=self.settings.dry_run)
+        summary = self.journal.summary(
+            events=len(triggers), dry_run=self.settings.dry_run, calls=self.calls.total
+        )
         if self.journal.retryable:
             raise RetryLaterError(
                 f"{self.journal.retryable} instance(s) hit transient errors; "
@@ -98,7 +102,8 @@ class Invocation:
 
     def _engine(self) -> Engine:
         credentials = credentials_from(self.env, self.context)
-        return build_engine(self.runtime, credentials, self.home_region, Deadline(self._budget()))
+        deadline = Deadline(self._budget())
+        return build_engine(self.runtime, credentials, self.home_region, deadline, calls=self.calls)
 
     def _budget(self) -> float:
         timeout = getattr(getattr(self.context, "function", None), "timeout", None)
@@ -140,7 +145,7 @@ class Invocation:
             # ECS answers DescribeInstances with an empty list, not an error, when the caller
             # lacks the permission: an empty region and a broken policy look the same.
             self.journal.warning(
-                "empty-sweep",
+                reasons.WARNING_EMPTY_SWEEP,
                 f"the sweep saw no instance in {region}; if the region has instances, check "
                 "that the functions' role may call ecs:DescribeInstances",
                 region=region,

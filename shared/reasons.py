@@ -38,6 +38,27 @@ NOT_AN_INSTANCE = "not-an-instance"
 # One element of a batch delivery could not be parsed (the rest were processed).
 MALFORMED_EVENT = "malformed-event"
 
+# Safety model v2 and governance (reserved here so Log Service queries can name them now).
+# The instance's current role was not assigned by rolebinder (no ownership marker tag).
+NOT_OWNED = "not-owned"
+# Another writer keeps changing the instance's role: rolebinder backs off.
+CONTESTED = "contested"
+# The instance is in a region outside ROLEBINDER_REGIONS.
+FOREIGN_REGION = "foreign-region"
+# The instance's desired role keeps changing: rolebinder holds still.
+FLAPPING = "flapping"
+
+# Warning codes: the `warning` field of `"kind": "warning"` lines; Log Service alerts key on them.
+# A sweep saw no instance at all (also what a role without ecs:DescribeInstances sees).
+WARNING_EMPTY_SWEEP = "empty-sweep"
+# Instances are contested by another writer.
+WARNING_CONTESTED = CONTESTED
+# The circuit breaker stopped writes.
+WARNING_CIRCUIT_OPEN = "circuit-open"
+# Instances are flapping between roles.
+WARNING_FLAPPING = FLAPPING
+WARNING_CODES = (WARNING_EMPTY_SWEEP, WARNING_CONTESTED, WARNING_CIRCUIT_OPEN, WARNING_FLAPPING)
+
 # Cloud error codes that say something specific about the instance or the role.
 _BY_ERROR_CODE = {
     "InvalidRamRole.NotFound": ROLE_NOT_FOUND,
