@@ -67,6 +67,8 @@ ATTRIBUTES = {
         "UrlIntranet",
     },
     "ALIYUN::FC3::AsyncInvokeConfig": set(),
+    "ALIYUN::SLS::Dashboard": {"DashboardName", "DisplayName"},
+    "ALIYUN::SLS::Alert": set(),
 }
 SUB_REFERENCE = re.compile(r"\$\{([^}]*)\}")
 MAX_PATTERN_VALUES = 5  # ROS ALIYUN::EventBridge::Rule: "up to five values" per field
