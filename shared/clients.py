@@ -17,12 +17,12 @@ from typing import Any
 from aliyunsdkcore.auth.credentials import AccessKeyCredential, StsTokenCredential
 from aliyunsdkcore.client import AcsClient
 
-from shared import config
+from shared import config, mapping_compiled
 from shared.ecs import EcsGateway
 from shared.engine import Engine, EngineOptions
 from shared.errors import InputError
 from shared.gateway import CallCount, CallLimits, Transport
-from shared.mapping import RoleMapping, load_mapping
+from shared.mapping import RoleMapping
 from shared.pacing import Pacer
 from shared.ram import RamGateway
 from shared.retry import Deadline
@@ -157,7 +157,7 @@ def runtime_from(env: Mapping[str, str]) -> Runtime:
         raise InputError(f"{config.MAPPING} is not set: point it at the tag-to-role mapping file")
     return Runtime(
         settings=settings,
-        mapping=load_mapping(settings.mapping_path),
+        mapping=mapping_compiled.load(settings.mapping_path),
         roles=RoleCache(settings.role_cache_seconds),
         pool=ClientPool(settings),
         pacer=Pacer(settings.rate_limits),

@@ -1,12 +1,13 @@
 """`rolebinder build`: the Function Compute code packages, dist/<function>.zip, one per function.
 
 Each zip: index.py (handler index.handler), the `shared` package without `shared/cli`, the
-mapping (validated first) as mapping.yaml, and the runtime dependencies as wheels for FC's
+mapping (validated first) as mapping.yaml and compiled as mapping.compiled.json (what the
+functions load, without jsonschema or PyYAML), and the runtime dependencies as wheels for FC's
 platform and --python-version (default: the runtime template.yml deploys), cached in
 <cache-dir>/.deps-<key>/ between runs. Bytecode is added only when an interpreter of that exact
 version is available (this one, or python<version> on PATH).
 --check first verifies that template.yml embeds the least-privilege policy of this mapping, its
-runtime matches --python-version and its functions read /code/mapping.yaml.
+runtime matches --python-version and its functions read /code/mapping.compiled.json.
 --local-deps copies the dependencies from this interpreter instead of downloading them (no
 registry needed); such zips run only on this Python version and platform.
 Exit codes: 0 built; 1 the dependencies could not be installed; 2 bad input or --check failed.
@@ -100,10 +101,10 @@ def check_template(
                 f"but the packages are built for python{python_version}"
             )
         path = props.get("EnvironmentVariables", {}).get("ROLEBINDER_MAPPING")
-        if path != f"/code/{bundle.MAPPING_NAME}":
+        if path != f"/code/{bundle.COMPILED_NAME}":
             raise InputError(
                 f"template.yml gives {function_id} ROLEBINDER_MAPPING={path!r}; "
-                f"the package ships /code/{bundle.MAPPING_NAME}"
+                f"the functions read /code/{bundle.COMPILED_NAME} (validated by the build)"
             )
 
 

@@ -25,6 +25,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -187,9 +188,10 @@ def test_a_zip_holds_the_handler_shared_mapping_and_runtime_dependencies(
     with zipfile.ZipFile(path) as archive:
         index, mapping = archive.read("index.py"), archive.read("mapping.yaml")
         info = json.loads(archive.read("build-info.json"))
-    # THEN the handler and the mapping are at the root, byte for byte
+    # THEN the handler and the mapping are at the root, byte for byte, with its compiled form
     assert index == (ROOT / "functions" / function / "index.py").read_bytes()
     assert mapping == MAPPING.read_bytes()
+    assert "mapping.compiled.json" in names and info["compiled_mapping"] == "mapping.compiled.json"
     # AND shared/ is there without the operator tooling, with the mapping schema
     assert "shared/invocation.py" in names and "shared/schemas/mapping.schema.json" in names
     assert not [n for n in names if n.startswith("shared/cli/")]
@@ -282,8 +284,37 @@ SAMPLES = {
 RUN_HANDLER = """
 import json, index
 event = open(sys.argv[1], "rb").read()
-print(json.dumps(index.handler(event, None)))
+summary = index.handler(event, None)
+slow = sorted({m.split(".")[0] for m in sys.modules} & {"jsonschema", "yaml"})
+print(json.dumps({"summary": summary, "slow_imports": slow}))
 """
+
+
+def handler_env(code_dir: Path, server: fakecloud.FakeCloudServer, mapping: Path) -> dict[str, str]:
+    return {
+        "ROLEBINDER_MAPPING": str(mapping),
+        "ROLEBINDER_ECS_ENDPOINT": server.url,
+        "ROLEBINDER_RAM_ENDPOINT": server.url,
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": fakecloud.DEFAULT_ACCESS_KEY_ID,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": fakecloud.DEFAULT_ACCESS_KEY_SECRET,
+        "FC_REGION": REGION,
+        "FC_ACCOUNT_ID": fakecloud.DEFAULT_ACCOUNT_ID,
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+
+
+def run_packaged(built: Built, code_dir: Path, env: dict[str, str], event: Path) -> Any:
+    command = [
+        built.python,
+        "-I",
+        "-S",
+        "-c",
+        f"import sys; sys.path.insert(0, {str(code_dir)!r})\n{RUN_HANDLER}",
+        str(event),
+    ]
+    return subprocess.run(
+        command, capture_output=True, text=True, env=env, cwd=code_dir, timeout=120, check=False
+    )
 
 
 @pytest.mark.parametrize("function", tpl.FUNCTION_DIRS)
@@ -298,32 +329,38 @@ def test_the_packaged_handler_binds_the_role_on_the_fake_cloud(
     fakecloud.apply_seed(cloud, fakecloud.load_seed_file(EVENTS / "seed.yaml"))
     sample, instance_id, role = SAMPLES[function]
     code_dir = unpacked[function]
-    env = {
-        "ROLEBINDER_MAPPING": str(code_dir / "mapping.yaml"),
-        "ROLEBINDER_ECS_ENDPOINT": server.url,
-        "ROLEBINDER_RAM_ENDPOINT": server.url,
-        "ALIBABA_CLOUD_ACCESS_KEY_ID": fakecloud.DEFAULT_ACCESS_KEY_ID,
-        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": fakecloud.DEFAULT_ACCESS_KEY_SECRET,
-        "FC_REGION": REGION,
-        "FC_ACCOUNT_ID": fakecloud.DEFAULT_ACCOUNT_ID,
-        "NO_PROXY": "127.0.0.1,localhost",
-    }
+    env = handler_env(code_dir, server, code_dir / "mapping.compiled.json")  # as template.yml
     # WHEN the handler from the unpacked zip gets the sample event, as bytes like FC passes it
-    command = [
-        built.python,
-        "-I",
-        "-S",
-        "-c",
-        f"import sys; sys.path.insert(0, {str(code_dir)!r})\n{RUN_HANDLER}",
-        str(EVENTS / sample),
-    ]
-    done = subprocess.run(
-        command, capture_output=True, text=True, env=env, cwd=code_dir, timeout=120, check=False
-    )
-    # THEN it returns its summary and the instance has the role the mapping gives it
+    done = run_packaged(built, code_dir, env, EVENTS / sample)
+    # THEN it returns its summary, the instance has the role the mapping gives it, and neither
+    # jsonschema nor PyYAML was imported (the build validated the mapping)
     assert done.returncode == 0, done.stderr
-    assert isinstance(json.loads(done.stdout.strip().splitlines()[-1]), dict)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert isinstance(result["summary"], dict) and result["slow_imports"] == []
     assert cloud.ecs(REGION).instances[instance_id].role == role
+
+
+def test_the_packaged_handler_refuses_a_tampered_compiled_mapping(
+    built: Built,
+    unpacked: dict[str, Path],
+    cloud: fakecloud.FakeCloud,
+    server: fakecloud.FakeCloudServer,
+    tmp_path: Path,
+) -> None:
+    # GIVEN the package's compiled mapping with a role slipped into the allow-list afterwards
+    fakecloud.apply_seed(cloud, fakecloud.load_seed_file(EVENTS / "seed.yaml"))
+    code_dir = unpacked["instance_events"]
+    tampered = tmp_path / "mapping.compiled.json"
+    text = (code_dir / "mapping.compiled.json").read_text(encoding="utf-8")
+    tampered.write_text(text.replace('"Payments"', '"Admin"', 1), encoding="utf-8")
+    assert tampered.read_text(encoding="utf-8") != text
+    # WHEN the handler runs with it
+    env = handler_env(code_dir, server, tampered)
+    done = run_packaged(built, code_dir, env, EVENTS / SAMPLES["instance_events"][0])
+    # THEN it fails loudly before any API call, saying the digest does not match
+    assert done.returncode != 0
+    assert "sha256 does not match" in done.stderr
+    assert cloud.calls.count() == 0
 
 
 # -- input errors and --check -----------------------------------------------------------------

@@ -222,7 +222,7 @@ def test_environment_variables_are_ones_rolebinder_reads(template: dict[str, Any
     for function_id, body in tpl.functions(template).items():
         env = body["Properties"]["EnvironmentVariables"]
         assert set(env) <= known, function_id
-        assert env[config.MAPPING] == "/code/mapping.yaml"
+        assert env[config.MAPPING] == "/code/mapping.compiled.json"
         assert not any(name.startswith("FC_") for name in env)  # reserved by FC
 
 
