@@ -263,7 +263,7 @@ def _package_row(built: Path | None, for_fc: bool, options: Options) -> Row:
         package = zipped.stat().st_size
         by_part = _zip_parts(zipped)
         source = (
-            "rolebinder build (FC platform, python3.10)"
+            "rolebinder build (FC platform, the Python of template.yml's runtime)"
             if for_fc
             else "rolebinder build --local-deps (this interpreter's packages)"
         )
