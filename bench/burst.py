@@ -49,7 +49,7 @@ def run(options: Options) -> list[Row]:
 
 
 def rules() -> tuple[list[Any], str]:
-    """The EventBridge rules of template.yml, or the same rules inline when it is missing."""
+    """The EventBridge triggers of template.yml, or the same rules inline when it is missing."""
     from fakecloud.eventbridge import Rule  # noqa: PLC0415
     from shared.cli.localbus import rules_from_template  # noqa: PLC0415
 

@@ -17,12 +17,12 @@ from typing import Any
 from aliyunsdkcore.auth.credentials import AccessKeyCredential, StsTokenCredential
 from aliyunsdkcore.client import AcsClient
 
-from shared import config
+from shared import config, mapping_compiled
 from shared.ecs import EcsGateway
 from shared.engine import Engine, EngineOptions
 from shared.errors import InputError
-from shared.gateway import CallLimits, Transport
-from shared.mapping import RoleMapping, load_mapping
+from shared.gateway import CallCount, CallLimits, Transport
+from shared.mapping import RoleMapping
 from shared.pacing import Pacer
 from shared.ram import RamGateway
 from shared.retry import Deadline
@@ -157,7 +157,7 @@ def runtime_from(env: Mapping[str, str]) -> Runtime:
         raise InputError(f"{config.MAPPING} is not set: point it at the tag-to-role mapping file")
     return Runtime(
         settings=settings,
-        mapping=load_mapping(settings.mapping_path),
+        mapping=mapping_compiled.load(settings.mapping_path),
         roles=RoleCache(settings.role_cache_seconds),
         pool=ClientPool(settings),
         pacer=Pacer(settings.rate_limits),
@@ -172,12 +172,16 @@ def build_engine(
     deadline: Deadline,
     settings: config.Settings | None = None,
     allow_changes: int | None = None,
+    calls: CallCount | None = None,
 ) -> Engine:
     """An engine over real gateways that share one deadline (handlers and the CLI alike);
     `settings` overrides the runtime's (the CLI's dry run); `allow_changes` raises the circuit
-    breaker's limits for one run (`rolebinder apply --allow-changes`)."""
+    breaker's limits for one run (`rolebinder apply --allow-changes`); `calls` counts the
+    requests."""
     settings = settings or runtime.settings
-    limits = CallLimits(api_timeout=settings.api_timeout, pacer=runtime.pacer)
+    limits = CallLimits(
+        api_timeout=settings.api_timeout, pacer=runtime.pacer, calls=calls or CallCount()
+    )
     gateways = Gateways(runtime.pool, credentials, deadline, limits, home_region)
     options = EngineOptions(
         dry_run=settings.dry_run,

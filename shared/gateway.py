@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,12 +55,25 @@ def redact(text: str) -> str:
     return _SECRETS.sub(lambda m: f"{m.group(1) or m.group(2) + '='}<redacted>", text)[:500]
 
 
+class CallCount:
+    """Requests sent (retries included), counted across threads: the summary line reports it."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self._lock = threading.Lock()
+
+    def add(self) -> None:
+        with self._lock:
+            self.total += 1
+
+
 @dataclass(frozen=True)
 class CallLimits:
     api_timeout: float = 10.0
     connect_timeout: float = 3.0
     backoff: Backoff = field(default_factory=Backoff)
     pacer: Pacer | None = None  # container-wide; spaces each action's calls (shared.pacing)
+    calls: CallCount = field(default_factory=CallCount)  # this invocation's requests
 
 
 class Transport:
@@ -111,6 +125,7 @@ class Transport:
         timeout = max(_MIN_TIMEOUT, min(self.limits.api_timeout, self.deadline.remaining()))
         request.set_read_timeout(timeout)
         request.set_connect_timeout(min(self.limits.connect_timeout, timeout))
+        self.limits.calls.add()
         try:
             body = self.client.do_action_with_exception(request)
         except ServerException as error:

@@ -30,6 +30,7 @@ from shared.events import (
     named_instances,
     parse_delivery,
 )
+from shared.gateway import CallCount
 from shared.journal import Journal
 from shared.outcome import IGNORED, Outcome
 from shared.retry import Deadline
@@ -75,6 +76,7 @@ class Invocation:
         self.env = env
         request_id = getattr(context, "request_id", None) or str(uuid.uuid4())
         self.journal = journal or Journal(function=function, invocation_id=request_id)
+        self.calls = CallCount()
 
     def run(self, event: Any) -> dict[str, Any]:
         try:
@@ -110,7 +112,10 @@ class Invocation:
                 max_detaches=tripped.max_detaches,
             )
         summary = self.journal.summary(
-            events=len(triggers), dry_run=self.settings.dry_run, mode=self.runtime.mapping.mode
+            events=len(triggers),
+            dry_run=self.settings.dry_run,
+            mode=self.runtime.mapping.mode,
+            calls=self.calls.total,
         )
         if self.journal.retryable:
             raise RetryLaterError(
@@ -137,7 +142,8 @@ class Invocation:
 
     def _engine(self) -> Engine:
         credentials = credentials_from(self.env, self.context)
-        return build_engine(self.runtime, credentials, self.home_region, Deadline(self._budget()))
+        deadline = Deadline(self._budget())
+        return build_engine(self.runtime, credentials, self.home_region, deadline, calls=self.calls)
 
     def _budget(self) -> float:
         timeout = getattr(getattr(self.context, "function", None), "timeout", None)

@@ -59,6 +59,13 @@ WARNING_CIRCUIT_OPEN = CIRCUIT_OPEN
 
 # Error lines (`"kind": "error"`) that are not one event's parse error.
 ERROR_DELIVERY_TOO_LARGE = "delivery-too-large"
+WARNING_CODES = (
+    WARNING_EMPTY_SWEEP,
+    WARNING_CONTESTED,
+    WARNING_CIRCUIT_OPEN,
+    WARNING_FLAPPING,
+    WARNING_REGION_REFUSED,
+)
 
 # Cloud error codes that say something specific about the instance or the role.
 _BY_ERROR_CODE = {

@@ -1,12 +1,13 @@
 """`rolebinder build`: the Function Compute code packages, dist/<function>.zip, one per function.
 
 Each zip: index.py (handler index.handler), the `shared` package without `shared/cli`, the
-mapping (validated first) as mapping.yaml, and the runtime dependencies as wheels for FC's
-platform and --python-version (default 3.10, the template's runtime), cached in
+mapping (validated first) as mapping.yaml and compiled as mapping.compiled.json (what the
+functions load, without jsonschema or PyYAML), and the runtime dependencies as wheels for FC's
+platform and --python-version (default: the runtime template.yml deploys), cached in
 <cache-dir>/.deps-<key>/ between runs. Bytecode is added only when an interpreter of that exact
 version is available (this one, or python<version> on PATH).
 --check first verifies that template.yml embeds the least-privilege policy of this mapping, its
-runtime matches --python-version and its functions read /code/mapping.yaml.
+runtime matches --python-version and its functions read /code/mapping.compiled.json.
 --local-deps copies the dependencies from this interpreter instead of downloading them (no
 registry needed); such zips run only on this Python version and platform.
 Exit codes: 0 built; 1 the dependencies could not be installed; 2 bad input or --check failed.
@@ -42,10 +43,12 @@ def register(commands: Any) -> None:
     parser.add_argument("--mapping", type=Path, default=DEFAULT_MAPPING, help="mapping to bundle")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory")
     parser.add_argument("--cache-dir", type=Path, help="dependency cache (default: --out)")
-    parser.add_argument("--python-version", help="FC runtime's Python (default 3.10)")
+    parser.add_argument("--python-version", help="FC runtime's Python (default: the template's)")
     parser.add_argument("--local-deps", action="store_true", help="copy this Python's packages")
     parser.add_argument("--check", action="store_true", help="verify template.yml first")
-    parser.add_argument("--template", type=Path, default=tpl.DEFAULT_TEMPLATE, help="for --check")
+    parser.add_argument(
+        "--template", type=Path, default=tpl.DEFAULT_TEMPLATE, help="for --check and the runtime"
+    )
     parser.add_argument("--verbose", action="store_true", help="pip output, largest contents")
     parser.set_defaults(run=run)
 
@@ -75,7 +78,7 @@ def _spec(args: argparse.Namespace) -> dependencies.DependencySpec:
                 f"run on --python-version {version} (drop one of the two)"
             )
         return dependencies.DependencySpec(version, dependencies.FROM_SITE_PACKAGES)
-    version = args.python_version or "3.10"
+    version = args.python_version or tpl.runtime_version(tpl.load_template(args.template))
     if not _VERSION.match(version):
         raise InputError(f"--python-version {version!r} is not a version like 3.10")
     return dependencies.DependencySpec(version)
@@ -98,10 +101,10 @@ def check_template(
                 f"but the packages are built for python{python_version}"
             )
         path = props.get("EnvironmentVariables", {}).get("ROLEBINDER_MAPPING")
-        if path != f"/code/{bundle.MAPPING_NAME}":
+        if path != f"/code/{bundle.COMPILED_NAME}":
             raise InputError(
                 f"template.yml gives {function_id} ROLEBINDER_MAPPING={path!r}; "
-                f"the package ships /code/{bundle.MAPPING_NAME}"
+                f"the functions read /code/{bundle.COMPILED_NAME} (validated by the build)"
             )
 
 

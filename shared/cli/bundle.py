@@ -1,8 +1,9 @@
 """Function Compute code packages: one zip per function, handler `index.handler` at the root.
 
 Each zip holds functions/<name>/index.py as index.py, the `shared` package without its operator
-tooling (`shared/cli`), the validated mapping as mapping.yaml (the functions read
-ROLEBINDER_MAPPING=/code/mapping.yaml: FC unpacks the code to /code), the runtime dependencies,
+tooling (`shared/cli`), the mapping as mapping.yaml and, validated, as mapping.compiled.json
+(the functions read ROLEBINDER_MAPPING=/code/mapping.compiled.json: FC unpacks the code to
+/code; see shared.mapping_compiled), the runtime dependencies,
 bytecode when an interpreter of the target version is at hand, and build-info.json.
 Zips are reproducible: sorted entries, fixed timestamps and modes, so equal inputs give equal
 bytes (and an unchanged package keeps its sha256 and OSS object).
@@ -24,10 +25,12 @@ from pathlib import Path
 
 import functions as functions_package
 import shared as shared_package
+from shared import mapping_compiled
 from shared.cli.dependencies import DependencySpec, versions
-from shared.mapping import load_mapping
 
 MAPPING_NAME = "mapping.yaml"
+# What the functions read (ROLEBINDER_MAPPING): validated here, so no jsonschema at cold start.
+COMPILED_NAME = "mapping" + mapping_compiled.COMPILED_SUFFIX
 FC_CODE_DIR = "/code"
 BUILD_INFO = "build-info.json"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -64,7 +67,8 @@ def stage_common(root: Path, mapping: Path, deps: Path) -> None:
             (root / "shared" / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(file, root / "shared" / relative)
     shutil.copyfile(mapping, root / MAPPING_NAME)
-    load_mapping(root / MAPPING_NAME)  # what ships must load as the functions will load it
+    (root / COMPILED_NAME).write_bytes(mapping_compiled.compile_mapping(root / MAPPING_NAME))
+    mapping_compiled.load(root / COMPILED_NAME)  # what ships must load as the functions load it
 
 
 def _is_runtime(relative: Path) -> bool:
@@ -124,6 +128,7 @@ def build_info(
         "bytecode": bytecode,
         "mapping": mapping.name,
         "mapping_sha256": hashlib.sha256(mapping.read_bytes()).hexdigest(),
+        "compiled_mapping": COMPILED_NAME,
     }
 
 

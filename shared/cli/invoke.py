@@ -1,11 +1,14 @@
 """`rolebinder invoke FUNCTION EVENT_FILE`: run a deployed function on a sample event.
 
-FUNCTION is a handler directory (instance_events, tag_events, reconcile: the template names the
-deployed functions InstanceEvents, TagEvents, Reconcile) or any deployed function's name.
+FUNCTION is a handler directory (instance_events, tag_events, reconcile) or any deployed
+function's name. --api fc3 (default; what template.yml deploys): a directory names the function
+a default deployment of template.yml gets (rolebinder-instance-events, ...), invoked through
+alibabacloud-fc20230330. --api fc2, for a stack of the earlier FC 2.0 template: the function is
+InstanceEvents, TagEvents or Reconcile in --service (default rolebinder), through aliyun-fc2.
 The event file's bytes are the payload, unchanged. Synchronous by default: prints the function's
 result on stdout, and with --logs the tail of its log (last 4 KB) on stderr. --async only queues
 the event and prints the request id. Credentials: ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET
-(/ _SECURITY_TOKEN); the endpoint is https://<account-id>.<region>.fc.aliyuncs.com (FC 2.0 API).
+(/ _SECURITY_TOKEN); the endpoint is https://<account-id>.<region>.fc.aliyuncs.com.
 Exit codes: 0 the function succeeded (or the event was queued); 1 the function reported an error
 (X-Fc-Error-Type) or FC refused the call; 2 bad input, found before any request is sent.
 """
@@ -36,6 +39,9 @@ _REGION = re.compile(r"^[a-z]{2,}(-[a-z0-9]+)+$")
 _ACCOUNT = re.compile(r"^[0-9]{1,32}$")
 MAX_SYNC_PAYLOAD = 32 * 1024 * 1024  # FC: synchronous invocation payload limit
 MAX_ASYNC_PAYLOAD = 128 * 1024  # FC: asynchronous invocation payload limit
+FC3, FC2 = "fc3", "fc2"
+APIS = (FC3, FC2)
+FC2_SERVICE = "rolebinder"  # the FC 2.0 template's default ServiceName
 
 
 def register(commands: Any) -> None:
@@ -47,7 +53,8 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("function", metavar="FUNCTION")
     parser.add_argument("event_file", metavar="EVENT_FILE", type=Path)
-    parser.add_argument("--service", help="FC service (default: template.yml's ServiceName)")
+    parser.add_argument("--api", choices=APIS, default=FC3, help="FC API (default fc3)")
+    parser.add_argument("--service", help=f"FC 2.0 service (--api fc2; default {FC2_SERVICE})")
     parser.add_argument("--region", required=True, help="region id, e.g. cn-hangzhou")
     parser.add_argument("--account-id", required=True, help="the account the service is in")
     parser.add_argument("--async", dest="async_", action="store_true", help="queue, do not wait")
@@ -63,7 +70,7 @@ class Invocation:
     """One validated request: where, what, and with which credentials."""
 
     endpoint: str
-    service: str
+    service: str | None  # FC 2.0 only
     function: str
     payload: bytes
     asynchronous: bool
@@ -108,30 +115,46 @@ def prepare(args: argparse.Namespace) -> Invocation:
         raise InputError(f"--region {args.region!r} is not a region id like cn-hangzhou")
     if not _ACCOUNT.match(args.account_id):
         raise InputError(f"--account-id {args.account_id!r} is not an account id (digits only)")
-    function = function_name(args.function)
-    service = args.service or _template_service(args.template)
-    if not _SERVICE_NAME.match(service):
-        raise InputError(f"--service {service!r} is not an FC service name")
+    service, function = _target(args)
     payload = read_event(args.event_file, MAX_ASYNC_PAYLOAD if args.async_ else MAX_SYNC_PAYLOAD)
     endpoint = f"https://{args.account_id}.{args.region}.fc.aliyuncs.com"
     return Invocation(endpoint, service, function, payload, args.async_, credentials())
 
 
+def _target(args: argparse.Namespace) -> tuple[str | None, str]:
+    """(FC 2.0 service or None, function name) for the chosen API."""
+    if args.api == FC2:
+        service = args.service or FC2_SERVICE
+        if not _SERVICE_NAME.match(service):
+            raise InputError(f"--service {service!r} is not an FC service name")
+        return service, function_name(args.function)
+    if args.service:
+        raise InputError("--service is for --api fc2: FC 3.0 has no services")
+    return None, fc3_function_name(args.function, args.template)
+
+
 def function_name(argument: str) -> str:
-    """The deployed name: a handler directory maps to its template logical id."""
+    """The FC 2.0 deployed name: a handler directory maps to its template logical id."""
     if argument in tpl.FUNCTION_DIRS:
         return tpl.logical_id(argument)
+    return _checked_name(argument)
+
+
+def fc3_function_name(argument: str, template: Path) -> str:
+    """The FC 3.0 deployed name: a handler directory maps to the template's default name."""
+    if argument not in tpl.FUNCTION_DIRS:
+        return _checked_name(argument)
+    names = tpl.deployed_names(tpl.load_template(template)) if template.is_file() else {}
+    if argument not in names:
+        raise InputError(f"no function name for {argument} in {template}: give the deployed name")
+    return names[argument]
+
+
+def _checked_name(argument: str) -> str:
     if _FUNCTION_NAME.match(argument):
         return argument
     known = ", ".join(tpl.FUNCTION_DIRS)
     raise InputError(f"unknown function {argument!r}: use one of {known} or a function name")
-
-
-def _template_service(path: Path) -> str:
-    name = tpl.default_service_name(tpl.load_template(path)) if path.is_file() else None
-    if not name:
-        raise InputError(f"no --service given and no ServiceName default in {path}")
-    return name
 
 
 def read_event(path: Path, limit: int) -> bytes:
@@ -160,6 +183,15 @@ def credentials() -> tuple[str, str, str]:
 
 
 def send(invocation: Invocation) -> Reply:
+    """POST the invocation through the SDK of the API that deployed the function."""
+    if invocation.service is None:
+        from shared.cli import invoke_fc3  # noqa: PLC0415 - the FC 3.0 SDK is a heavy import
+
+        return invoke_fc3.send(invocation)
+    return send_fc2(invocation)
+
+
+def send_fc2(invocation: Invocation) -> Reply:
     """POST the invocation through aliyun-fc2 (its signing, its endpoint layout)."""
     import fc2  # noqa: PLC0415 - a heavy import only this command needs
     from fc2.fc_exceptions import FcError  # noqa: PLC0415

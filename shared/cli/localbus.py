@@ -1,7 +1,7 @@
 """The local event bus: the fake cloud's events to the handlers in functions/, as EventBridge and
 Function Compute would deliver them.
 
-Routing uses the EventBridge rules of template.yml itself, so local mode exercises the deployed
+Routing uses the EventBridge triggers of template.yml itself, so local mode exercises the deployed
 patterns. Delivery is asynchronous, like FC's async invocation: a pool of workers calls each
 handler with the event as bytes; a handler that raises is retried (3 times, backing off, as FC's
 default async retry), then the event goes to the dead-letter list. A timer invokes the
@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib
 import json
 import queue
-import re
 import sys
 import threading
 import time
@@ -24,39 +23,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from fakecloud.eventbridge import Bus, Rule
+from shared.cli import template as tpl
 from shared.cli.context import FunctionMeta, LocalContext
 from shared.errors import InputError
 
 Handler = Callable[[bytes, Any], Any]
-_GENERATED_ID = re.compile(r"\$\{Rolebinder(\w+)\.FunctionName\}")
 RETRY_DELAYS = (1.0, 2.0, 4.0)  # FC retries a failed async invocation 3 times by default
 
 
-def snake_case(logical_id: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", logical_id).lower()
-
-
 def rules_from_template(path: Path) -> list[Rule]:
-    """The EventBridge rules of template.yml, each targeting a handler directory name."""
-    try:
-        template = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise InputError(f"cannot read {path}: {error}") from None
-    rules = []
-    for name, resource in (template.get("Resources") or {}).items():
-        if resource.get("Type") != "ALIYUN::EventBridge::Rule":
-            continue
-        properties = resource["Properties"]
-        for target in properties["Targets"]:
-            found = _GENERATED_ID.search(json.dumps(target["Endpoint"]))
-            if found is None:
-                raise InputError(f"{path}: rule {name}: cannot tell which function it targets")
-            rules.append(Rule(name, properties["FilterPattern"], snake_case(found.group(1))))
+    """The EventBridge triggers of template.yml, each targeting a handler directory name."""
+    rules = [Rule(r.name, r.pattern, r.target) for r in tpl.event_rules(tpl.load_template(path))]
     if not rules:
-        raise InputError(f"{path}: no ALIYUN::EventBridge::Rule resources")
+        raise InputError(f"{path}: no EventBridge triggers (ALIYUN::FC3::Trigger)")
     return rules
 
 

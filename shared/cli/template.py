@@ -8,6 +8,7 @@ Operator tooling only: reading a template needs PyYAML, which the CLI already ha
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -28,13 +29,13 @@ FUNCTION_DIRS = ("instance_events", "tag_events", "reconcile")
 TENANT = "${ALIYUN::TenantId}"
 # The functions act in the region they are deployed to (ROLEBINDER_REGIONS' default).
 STACK_REGION = "${ALIYUN::Region}"
-SERVICE_TYPE = "Aliyun::Serverless::Service"
-FUNCTION_TYPE = "Aliyun::Serverless::Function"
-RULE_TYPE = "ALIYUN::EventBridge::Rule"
+FUNCTION_TYPE = "ALIYUN::FC3::Function"
+TRIGGER_TYPE = "ALIYUN::FC3::Trigger"
 ROLE_TYPE = "ALIYUN::RAM::Role"
 LEAST_PRIVILEGE = "least-privilege"
 # `${Service.ServiceName}`-style references inside an Fn::Sub string.
 _SUB_REFERENCE = re.compile(r"\$\{([^}!][^}]*)\}")
+_RUNTIME = re.compile(r"^python(3\.[0-9]{1,2})$")
 
 
 def logical_id(directory: str) -> str:
@@ -64,41 +65,46 @@ def load_template(path: str | Path = DEFAULT_TEMPLATE) -> dict[str, Any]:
     return document
 
 
-def service(template: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The transform's service: (logical id, its resource body, functions nested inside)."""
-    found = [
-        (name, body)
-        for name, body in template["Resources"].items()
-        if isinstance(body, dict) and body.get("Type") == SERVICE_TYPE
-    ]
-    if len(found) != 1:
-        raise InputError(
-            f"the template must declare exactly one {SERVICE_TYPE}, found {len(found)}"
-        )
-    return found[0]
-
-
-def functions(template: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """The functions nested under the service, by logical id (the transform's nesting)."""
-    _, body = service(template)
+def _of_type(template: Mapping[str, Any], kind: str) -> dict[str, dict[str, Any]]:
     return {
-        name: value
-        for name, value in body.items()
-        if isinstance(value, dict) and value.get("Type") == FUNCTION_TYPE
+        name: body
+        for name, body in template["Resources"].items()
+        if isinstance(body, dict) and body.get("Type") == kind
     }
 
 
-def generated_id(template: Mapping[str, Any], function_id: str) -> str:
-    """The logical id the transform gives a function: <Service><Function>."""
-    return service(template)[0] + function_id
+def functions(template: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The FC 3.0 functions, by logical id, in template order."""
+    return _of_type(template, FUNCTION_TYPE)
 
 
-def default_service_name(template: Mapping[str, Any]) -> str | None:
-    """The FC service name a default deployment gets (the ServiceName parameter's default)."""
-    name = service(template)[1].get("Properties", {}).get("ServiceName")
-    if isinstance(name, dict) and set(name) == {"Ref"}:
-        name = template.get("Parameters", {}).get(name["Ref"], {}).get("Default")
-    return name if isinstance(name, str) and name else None
+def runtime_version(template: Mapping[str, Any]) -> str:
+    """The Python version every function runs on ('3.12' for python3.12); InputError if mixed."""
+    runtimes = {body.get("Properties", {}).get("Runtime") for body in functions(template).values()}
+    found = [_RUNTIME.match(r) for r in runtimes if isinstance(r, str)]
+    if len(runtimes) != 1 or not found or found[0] is None:
+        raise InputError(f"the template's functions must share one pythonX.Y runtime: {runtimes}")
+    return found[0].group(1)
+
+
+def parameter_defaults(template: Mapping[str, Any]) -> dict[str, str]:
+    """Each parameter's default as a string: what a deployment that sets nothing gets."""
+    return {
+        name: str(spec["Default"])
+        for name, spec in template.get("Parameters", {}).items()
+        if isinstance(spec, dict) and "Default" in spec
+    }
+
+
+def deployed_names(template: Mapping[str, Any]) -> dict[str, str]:
+    """Handler directory -> the function name a default deployment gets."""
+    defaults = parameter_defaults(template)
+    names = {}
+    for function_id, body in functions(template).items():
+        name = substitute(body.get("Properties", {}).get("FunctionName"), defaults)
+        if isinstance(name, str):
+            names[directory_of(function_id)] = name
+    return names
 
 
 def ros_policy(mapping: RoleMapping, regions: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -146,7 +152,7 @@ def _role_policies(template: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class RouteRule:
-    """One EventBridge rule of the template: its pattern and the handler directory it feeds."""
+    """One EventBridge trigger of the template: its pattern and the handler directory it feeds."""
 
     name: str
     pattern: dict[str, Any]
@@ -154,27 +160,33 @@ class RouteRule:
 
 
 def event_rules(template: Mapping[str, Any]) -> list[RouteRule]:
-    """Every EventBridge rule with an FC target, resolved to handler directories."""
-    generated = {generated_id(template, f): directory_of(f) for f in functions(template)}
+    """Every EventBridge trigger, its pattern parsed, resolved to handler directories."""
+    ids = set(functions(template))
     rules = []
-    for name, body in template["Resources"].items():
-        if not isinstance(body, dict) or body.get("Type") != RULE_TYPE:
-            continue
+    for name, body in _of_type(template, TRIGGER_TYPE).items():
         props = body.get("Properties", {})
-        for target in props.get("Targets", []):
-            directory = _target_directory(target, generated)
-            if directory:
-                rules.append(RouteRule(name, props.get("FilterPattern", {}), directory))
+        if props.get("TriggerType") != "eventbridge":
+            continue
+        function_id = _function_reference(props.get("FunctionName"))
+        if function_id not in ids:
+            raise InputError(f"trigger {name}: FunctionName names no ALIYUN::FC3::Function")
+        pattern = _pattern(name, props.get("TriggerConfig", {}))
+        rules.append(RouteRule(name, pattern, directory_of(function_id)))
     return rules
 
 
-def _target_directory(target: Mapping[str, Any], generated: Mapping[str, str]) -> str | None:
-    endpoint = target.get("Endpoint")
-    text = endpoint.get("Fn::Sub") if isinstance(endpoint, dict) else endpoint
-    if target.get("Type") != "acs.fc.function" or not isinstance(text, str):
-        return None
-    for reference in _SUB_REFERENCE.findall(text):
-        resource, _, attribute = reference.partition(".")
-        if attribute == "FunctionName" and resource in generated:
-            return generated[resource]
+def _function_reference(value: Any) -> str | None:
+    if isinstance(value, dict) and set(value) == {"Fn::GetAtt"}:
+        resource, attribute = value["Fn::GetAtt"]
+        return resource if attribute == "FunctionName" else None
     return None
+
+
+def _pattern(name: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        pattern = json.loads(config.get("eventRuleFilterPattern", ""))
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"trigger {name}: eventRuleFilterPattern is not JSON: {exc}") from exc
+    if not isinstance(pattern, dict):
+        raise InputError(f"trigger {name}: eventRuleFilterPattern is not a JSON object")
+    return pattern

@@ -81,3 +81,21 @@ def test_a_quick_run_publishes_nothing(quick_run) -> None:
     _, before = quick_run
     # THEN bench/results.json and docs/PERFORMANCE.md are left as they were
     assert _stamps() == before
+
+
+def test_the_pipeline_bound_follows_the_sweeps_dependencies() -> None:
+    from bench import bounds  # noqa: PLC0415
+    from bench.sweeps import RATES  # noqa: PLC0415
+
+    # Worked by hand for 1,000 instances, two alternating roles, 50 ms per call: the 10 pages
+    # follow each other (the last answered at 0.50 s); role read j leaves at 0.05 (j + 1) s
+    # (its page is in by then, and its token too), so read 19 is answered at 1.05 s; the 10
+    # batches fill in pairs after reads 3, 7, 11, 15 and 19, leave at 0.25, 0.35, ..., 0.85,
+    # 0.95, 1.05 and 1.15 s (10/s), and the last is answered at 1.20 s.
+    assert bounds.pipeline_bound(1_000, RATES, 0.05) == pytest.approx(1.20)
+    calls = bounds.batch_bound(1_000, 1_000, {"Payments": 500, "AppReader": 500})
+    assert bounds.rate_bound(calls, RATES, burst=1.0, round_trip=0.05) == pytest.approx(1.00)
+    # It never promises less than the rate limits alone.
+    for n in (300, 1_000, 10_000):
+        calls = bounds.batch_bound(n, n, {"Payments": (n + 1) // 2, "AppReader": n // 2})
+        assert bounds.pipeline_bound(n, RATES, 0.05) >= bounds.rate_bound(calls, RATES, 1.0, 0.05)

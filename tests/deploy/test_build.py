@@ -1,8 +1,9 @@
 """`rolebinder build`: the zips hold what FC needs and nothing else, and run where FC runs them.
 
 The packages are built once per session (the dependency install is cached in
-.rolebinder/build-cache across runs). They target FC's Python 3.10 when an interpreter of that
-version is on this machine (then bytecode is compiled too), else this interpreter's version.
+.rolebinder/build-cache across runs). They target the Python of template.yml's runtime when an
+interpreter of that version is on this machine (then bytecode is compiled too), else this
+interpreter's version.
 Without a registry the build falls back to --local-deps, with a warning. Each zip is unpacked
 and run by that interpreter with -I -S: sys.path holds the unpacked directory and the standard
 library only, as in FC's /code.
@@ -10,6 +11,7 @@ library only, as in FC's /code.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import glob
 import json
@@ -23,6 +25,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,7 +49,11 @@ EVENTS = ROOT / "events"
 MAPPING = ROOT / "examples" / "mapping.yaml"
 REGION = "cn-hangzhou"
 RUNTIME_MODULES = ("aliyunsdkcore", "aliyunsdkecs", "aliyunsdkram", "jsonschema", "yaml")
-OPERATOR_ONLY = ("fc2", "rich", "fakecloud", "functions", "tests", "pytest", "bin")
+OPERATOR_ONLY = (
+    *("fc2", "alibabacloud_fc20230330", "darabonba", "Tea", "rich"),
+    *("fakecloud", "functions", "tests", "pytest", "bin"),
+)
+RUNTIME = tpl.runtime_version(tpl.load_template())  # what template.yml deploys, e.g. 3.12
 
 
 @dataclass(frozen=True)
@@ -73,9 +80,9 @@ def python_of(version: str) -> str | None:
 
 
 def build_packages(out: Path) -> Built:
-    """Build for FC's 3.10 if such an interpreter is here; fall back to --local-deps offline."""
-    python = python_of("3.10") or sys.executable
-    version = "3.10" if python != sys.executable else this_python()
+    """Build for the template's runtime if such an interpreter is here; else --local-deps."""
+    python = python_of(RUNTIME) or sys.executable
+    version = RUNTIME if python != sys.executable else this_python()
     with pytest.MonkeyPatch.context() as patch:
         # Puts that interpreter first on PATH, so the build compiles bytecode with it.
         patch.setenv("PATH", f"{Path(python).parent}{os.pathsep}{os.environ['PATH']}")
@@ -181,9 +188,10 @@ def test_a_zip_holds_the_handler_shared_mapping_and_runtime_dependencies(
     with zipfile.ZipFile(path) as archive:
         index, mapping = archive.read("index.py"), archive.read("mapping.yaml")
         info = json.loads(archive.read("build-info.json"))
-    # THEN the handler and the mapping are at the root, byte for byte
+    # THEN the handler and the mapping are at the root, byte for byte, with its compiled form
     assert index == (ROOT / "functions" / function / "index.py").read_bytes()
     assert mapping == MAPPING.read_bytes()
+    assert "mapping.compiled.json" in names and info["compiled_mapping"] == "mapping.compiled.json"
     # AND shared/ is there without the operator tooling, with the mapping schema
     assert "shared/invocation.py" in names and "shared/schemas/mapping.schema.json" in names
     assert not [n for n in names if n.startswith("shared/cli/")]
@@ -276,8 +284,37 @@ SAMPLES = {
 RUN_HANDLER = """
 import json, index
 event = open(sys.argv[1], "rb").read()
-print(json.dumps(index.handler(event, None)))
+summary = index.handler(event, None)
+slow = sorted({m.split(".")[0] for m in sys.modules} & {"jsonschema", "yaml"})
+print(json.dumps({"summary": summary, "slow_imports": slow}))
 """
+
+
+def handler_env(code_dir: Path, server: fakecloud.FakeCloudServer, mapping: Path) -> dict[str, str]:
+    return {
+        "ROLEBINDER_MAPPING": str(mapping),
+        "ROLEBINDER_ECS_ENDPOINT": server.url,
+        "ROLEBINDER_RAM_ENDPOINT": server.url,
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": fakecloud.DEFAULT_ACCESS_KEY_ID,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": fakecloud.DEFAULT_ACCESS_KEY_SECRET,
+        "FC_REGION": REGION,
+        "FC_ACCOUNT_ID": fakecloud.DEFAULT_ACCOUNT_ID,
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+
+
+def run_packaged(built: Built, code_dir: Path, env: dict[str, str], event: Path) -> Any:
+    command = [
+        built.python,
+        "-I",
+        "-S",
+        "-c",
+        f"import sys; sys.path.insert(0, {str(code_dir)!r})\n{RUN_HANDLER}",
+        str(event),
+    ]
+    return subprocess.run(
+        command, capture_output=True, text=True, env=env, cwd=code_dir, timeout=120, check=False
+    )
 
 
 @pytest.mark.parametrize("function", tpl.FUNCTION_DIRS)
@@ -292,32 +329,38 @@ def test_the_packaged_handler_binds_the_role_on_the_fake_cloud(
     fakecloud.apply_seed(cloud, fakecloud.load_seed_file(EVENTS / "seed.yaml"))
     sample, instance_id, role = SAMPLES[function]
     code_dir = unpacked[function]
-    env = {
-        "ROLEBINDER_MAPPING": str(code_dir / "mapping.yaml"),
-        "ROLEBINDER_ECS_ENDPOINT": server.url,
-        "ROLEBINDER_RAM_ENDPOINT": server.url,
-        "ALIBABA_CLOUD_ACCESS_KEY_ID": fakecloud.DEFAULT_ACCESS_KEY_ID,
-        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": fakecloud.DEFAULT_ACCESS_KEY_SECRET,
-        "FC_REGION": REGION,
-        "FC_ACCOUNT_ID": fakecloud.DEFAULT_ACCOUNT_ID,
-        "NO_PROXY": "127.0.0.1,localhost",
-    }
+    env = handler_env(code_dir, server, code_dir / "mapping.compiled.json")  # as template.yml
     # WHEN the handler from the unpacked zip gets the sample event, as bytes like FC passes it
-    command = [
-        built.python,
-        "-I",
-        "-S",
-        "-c",
-        f"import sys; sys.path.insert(0, {str(code_dir)!r})\n{RUN_HANDLER}",
-        str(EVENTS / sample),
-    ]
-    done = subprocess.run(
-        command, capture_output=True, text=True, env=env, cwd=code_dir, timeout=120, check=False
-    )
-    # THEN it returns its summary and the instance has the role the mapping gives it
+    done = run_packaged(built, code_dir, env, EVENTS / sample)
+    # THEN it returns its summary, the instance has the role the mapping gives it, and neither
+    # jsonschema nor PyYAML was imported (the build validated the mapping)
     assert done.returncode == 0, done.stderr
-    assert isinstance(json.loads(done.stdout.strip().splitlines()[-1]), dict)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert isinstance(result["summary"], dict) and result["slow_imports"] == []
     assert cloud.ecs(REGION).instances[instance_id].role == role
+
+
+def test_the_packaged_handler_refuses_a_tampered_compiled_mapping(
+    built: Built,
+    unpacked: dict[str, Path],
+    cloud: fakecloud.FakeCloud,
+    server: fakecloud.FakeCloudServer,
+    tmp_path: Path,
+) -> None:
+    # GIVEN the package's compiled mapping with a role slipped into the allow-list afterwards
+    fakecloud.apply_seed(cloud, fakecloud.load_seed_file(EVENTS / "seed.yaml"))
+    code_dir = unpacked["instance_events"]
+    tampered = tmp_path / "mapping.compiled.json"
+    text = (code_dir / "mapping.compiled.json").read_text(encoding="utf-8")
+    tampered.write_text(text.replace('"Payments"', '"Admin"', 1), encoding="utf-8")
+    assert tampered.read_text(encoding="utf-8") != text
+    # WHEN the handler runs with it
+    env = handler_env(code_dir, server, tampered)
+    done = run_packaged(built, code_dir, env, EVENTS / SAMPLES["instance_events"][0])
+    # THEN it fails loudly before any API call, saying the digest does not match
+    assert done.returncode != 0
+    assert "sha256 does not match" in done.stderr
+    assert cloud.calls.count() == 0
 
 
 # -- input errors and --check -----------------------------------------------------------------
@@ -358,9 +401,25 @@ def test_check_refuses_a_template_whose_policy_is_for_another_mapping(
 def test_check_refuses_a_python_version_the_template_does_not_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["build", "--check", "--python-version", "3.12", "--out", str(tmp_path)])
+    other = "3.10" if RUNTIME != "3.10" else "3.12"
+    code = main(["build", "--check", "--python-version", other, "--out", str(tmp_path)])
     assert code == 2
-    assert "python3.10" in capsys.readouterr().err
+    assert f"python{RUNTIME}" in capsys.readouterr().err
+
+
+def test_the_default_python_version_follows_the_template(tmp_path: Path) -> None:
+    # GIVEN a template whose functions run python3.9
+    template = tmp_path / "template.yml"
+    text = tpl.DEFAULT_TEMPLATE.read_text(encoding="utf-8")
+    template.write_text(text.replace(f"Runtime: python{RUNTIME}", "Runtime: python3.9"))
+    # WHEN the build spec is made without --python-version
+    from shared.cli.build import _spec  # noqa: PLC0415
+
+    args = argparse.Namespace(local_deps=False, python_version=None, template=template)
+    # THEN it targets that runtime, and the real template's when given that one
+    assert _spec(args).python_version == "3.9"
+    args.template = tpl.DEFAULT_TEMPLATE
+    assert _spec(args).python_version == RUNTIME
 
 
 @pytest.mark.parametrize(
@@ -382,7 +441,7 @@ def test_check_passes_for_the_bundled_mapping(capsys: pytest.CaptureFixture[str]
     from shared.cli.build import check_template  # noqa: PLC0415
     from shared.mapping import load_mapping  # noqa: PLC0415
 
-    check_template(tpl.load_template(), load_mapping(MAPPING), MAPPING, "3.10")
+    check_template(tpl.load_template(), load_mapping(MAPPING), MAPPING, RUNTIME)
 
 
 # -- reproducibility, reporting, the dependency cache ----------------------------------------
@@ -466,3 +525,16 @@ def test_strip_removes_what_fc_never_loads(tmp_path: Path) -> None:
     assert sorted(
         p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()
     ) == ["pkg/__init__.py", "pkg/testing.py"]
+
+
+def test_the_code_still_compiles_on_python_3_10() -> None:
+    # FC 2.0 stacks and local users may still run python3.10: no syntax newer than it
+    python = python_of("3.10")
+    if python is None:
+        pytest.skip("no python3.10 on this machine")
+    sources = sorted(str(p) for d in ("shared", "functions") for p in (ROOT / d).rglob("*.py"))
+    script = "import sys\nfor f in sys.argv[1:]: compile(open(f).read(), f, 'exec')"
+    command = [python, "-c", script, *sources]
+    done = subprocess.run(command, check=False, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert len(sources) > 40

@@ -1,6 +1,7 @@
-"""`rolebinder invoke`: the request FC gets, what is printed, exit codes; no account needed.
+"""`rolebinder invoke --api fc2`: the request FC gets, what is printed, exit codes; no account.
 
-The FC 2.0 HTTP API is mocked with `responses` (aliyun-fc2 speaks plain `requests`). The
+For stacks of the earlier FC 2.0 template (tests/deploy/test_invoke_fc3.py covers the default,
+FC 3.0). The FC 2.0 HTTP API is mocked with `responses` (aliyun-fc2 speaks plain `requests`). The
 signature is recomputed here from FC's documented scheme (HMAC-SHA256 over the verb, the
 content headers, the date, the x-fc-* headers and the path), not with fc2's own code.
 """
@@ -32,7 +33,10 @@ def url(function: str, service: str = "rolebinder") -> str:
 
 
 def argv(*extra: str, function: str = "instance_events", event: Path = EVENT) -> list[str]:
-    return ["invoke", function, str(event), "--region", REGION, "--account-id", ACCOUNT, *extra]
+    return [
+        *("invoke", function, str(event), "--api", "fc2"),
+        *("--region", REGION, "--account-id", ACCOUNT, *extra),
+    ]
 
 
 @pytest.fixture
@@ -232,7 +236,7 @@ def write(tmp_path: Path, name: str, data: bytes) -> Path:
         ("bad-region", "--region"),
         ("bad-account", "--account-id"),
         ("async-too-large", "at most 131072"),
-        ("no-template", "no --service"),
+        ("fc3-service", "--service is for --api fc2"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_sends_nothing(
@@ -271,7 +275,10 @@ def test_bad_input_exits_2_with_one_line_and_sends_nothing(
         "async-too-large": argv(
             "--async", event=write(tmp_path, "big.json", b'"' + b"x" * 140_000 + b'"')
         ),
-        "no-template": argv("--template", str(tmp_path / "missing.yml")),
+        "fc3-service": [
+            *("invoke", "reconcile", str(EVENT), "--region", REGION),
+            *("--account-id", ACCOUNT, "--service", "rolebinder"),
+        ],
     }[case]
     if case == "no-credentials":
         monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_ID")

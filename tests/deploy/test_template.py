@@ -28,6 +28,7 @@ from fakecloud.eventbridge import Bus, Rule, matches
 from shared import config
 from shared.cli import main
 from shared.cli import template as tpl
+from shared.errors import InputError
 from shared.events import IgnoredEvent, InstanceCheck, SweepRequest, parse_delivery
 from shared.mapping import load_mapping
 from shared.permissions import policy_document
@@ -49,16 +50,25 @@ PSEUDO = {
     "ALIYUN::NoValue",
     "ALIYUN::Index",
 }
-# Resource types and their Fn::GetAtt attributes, as shared/reference/deploy.md lists them.
+# Resource types and their Fn::GetAtt attributes, as shared/reference/deploy.md and the ROS
+# resource pages cited in docs/DEPLOY-NOTES.md list them.
 ATTRIBUTES = {
     "ALIYUN::RAM::Role": {"Arn", "RoleId", "RoleName"},
     "ALIYUN::SLS::Project": {"Name"},
     "ALIYUN::SLS::Logstore": {"LogstoreName", "ProjectName"},
     "ALIYUN::SLS::Index": set(),
     "ALIYUN::MNS::Queue": {"ARN.WithSlash", "QueueName", "QueueUrl"},
-    "ALIYUN::EventBridge::Rule": {"EventBusName", "RuleARN", "RuleName"},
-    "Aliyun::Serverless::Service": {"ServiceId", "ServiceName"},
-    "Aliyun::Serverless::Function": {"FunctionId", "ServiceName", "ARN", "FunctionName"},
+    "ALIYUN::FC3::Function": {"ARN", "FunctionId", "FunctionName"},
+    "ALIYUN::FC3::Trigger": {
+        "TriggerId",
+        "TriggerName",
+        "FunctionName",
+        "UrlInternet",
+        "UrlIntranet",
+    },
+    "ALIYUN::FC3::AsyncInvokeConfig": set(),
+    "ALIYUN::SLS::Dashboard": {"DashboardName", "DisplayName"},
+    "ALIYUN::SLS::Alert": set(),
 }
 SUB_REFERENCE = re.compile(r"\$\{([^}]*)\}")
 MAX_PATTERN_VALUES = 5  # ROS ALIYUN::EventBridge::Rule: "up to five values" per field
@@ -70,11 +80,8 @@ def template() -> dict[str, Any]:
 
 
 def resource_types(template: dict[str, Any]) -> dict[str, str]:
-    """Logical id -> type, including the ids the transform generates (<Service><Function>)."""
-    types = {name: body["Type"] for name, body in template["Resources"].items()}
-    for function_id in tpl.functions(template):
-        types[tpl.generated_id(template, function_id)] = "Aliyun::Serverless::Function"
-    return types
+    """Logical id -> type."""
+    return {name: body["Type"] for name, body in template["Resources"].items()}
 
 
 def intrinsics(node: Any, path: str = "") -> Iterator[tuple[str, str, Any]]:
@@ -134,7 +141,7 @@ def test_template_is_plain_yaml_with_long_form_intrinsics_only() -> None:
     assert len(text.encode()) < 524_288
     document = yaml.safe_load(text)
     assert document["ROSTemplateFormatVersion"] == "2015-09-01"
-    assert document["Transform"] == "Aliyun::Serverless-2018-04-03"
+    assert "Transform" not in document  # native FC 3.0 resources; the transform is FC 2.0 only
 
 
 def test_every_reference_resolves(template: dict[str, Any]) -> None:
@@ -147,15 +154,15 @@ def test_the_checker_catches_dangling_references(template: dict[str, Any]) -> No
     outputs = broken["Outputs"]
     outputs["A"] = {"Value": {"Ref": "ServiceNmae"}}
     outputs["B"] = {"Value": {"Fn::GetAtt": ["LogProject", "ProjectName"]}}
-    outputs["C"] = {"Value": {"Fn::Sub": "${Rolebinder.Name}-${Nope}-${!Literal}"}}
-    outputs["D"] = {"Value": {"Fn::GetAtt": ["InstanceEvents", "FunctionName"]}}
+    outputs["C"] = {"Value": {"Fn::Sub": "${Reconcile.Name}-${Nope}-${!Literal}"}}
+    outputs["D"] = {"Value": {"Fn::GetAtt": ["InstanceEvents", "ServiceName"]}}
     # THEN each one is reported, and the escaped literal is not
     assert unresolved(broken) == [
         ".Outputs.A.Value: Ref ServiceNmae",
         ".Outputs.B.Value: Fn::GetAtt LogProject.ProjectName",
-        ".Outputs.C.Value: Fn::Sub Rolebinder.Name",
+        ".Outputs.C.Value: Fn::Sub Reconcile.Name",
         ".Outputs.C.Value: Fn::Sub Nope",
-        ".Outputs.D.Value: Fn::GetAtt InstanceEvents.FunctionName",
+        ".Outputs.D.Value: Fn::GetAtt InstanceEvents.ServiceName",
     ]
 
 
@@ -185,13 +192,27 @@ def test_the_three_functions_and_their_handlers(template: dict[str, Any]) -> Non
     for function_id, body in functions.items():
         props = body["Properties"]
         directory = tpl.directory_of(function_id)
-        assert (props["Runtime"], props["Handler"]) == ("python3.10", "index.handler")
+        assert (props["Runtime"], props["Handler"]) == ("python3.12", "index.handler")
         assert (ROOT / "functions" / directory / "index.py").is_file()
         module = importlib.import_module(f"functions.{directory}.index")
         assert callable(module.handler)
-        assert props["CodeUri"] == {"Ref": f"{function_id}CodeUri"}
-        default_uri = template["Parameters"][f"{function_id}CodeUri"]["Default"]
-        assert default_uri == f"oss://rolebinder-code/{directory}.zip"
+        assert props["Code"] == {
+            "OssBucketName": {"Ref": "CodeBucket"},
+            "OssObjectName": {"Ref": f"{function_id}CodeObject"},
+        }
+        default_key = template["Parameters"][f"{function_id}CodeObject"]["Default"]
+        assert default_key == f"rolebinder/{directory}.zip"
+        assert props["Role"] == {"Fn::GetAtt": ["FunctionRole", "Arn"]}
+        assert props["LogConfig"] == {
+            "Project": {"Fn::GetAtt": ["LogProject", "Name"]},
+            "Logstore": {"Fn::GetAtt": ["LogStore", "LogstoreName"]},
+        }
+    assert tpl.runtime_version(template) == "3.12"
+    assert tpl.deployed_names(template) == {
+        "instance_events": "rolebinder-instance-events",
+        "tag_events": "rolebinder-tag-events",
+        "reconcile": "rolebinder-reconcile",
+    }
 
 
 def test_environment_variables_are_ones_rolebinder_reads(template: dict[str, Any]) -> None:
@@ -201,8 +222,12 @@ def test_environment_variables_are_ones_rolebinder_reads(template: dict[str, Any
     for function_id, body in tpl.functions(template).items():
         env = body["Properties"]["EnvironmentVariables"]
         assert set(env) <= known, function_id
-        assert env[config.MAPPING] == "/code/mapping.yaml"
+        assert env[config.MAPPING] == "/code/mapping.compiled.json"
         assert not any(name.startswith("FC_") for name in env)  # reserved by FC
+
+
+def of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {n: b["Properties"] for n, b in template["Resources"].items() if b["Type"] == kind}
 
 
 def test_timeouts_and_async_failure_destination(template: dict[str, Any]) -> None:
@@ -211,8 +236,13 @@ def test_timeouts_and_async_failure_destination(template: dict[str, Any]) -> Non
     assert params["EventTimeout"]["Default"] == 60
     assert params["SweepTimeout"]["Default"] == 600
     assert functions["Reconcile"]["Properties"]["Timeout"] == {"Ref": "SweepTimeout"}
-    for body in functions.values():
-        destination = body["Properties"]["AsyncConfiguration"]["Destination"]["OnFailure"]
+    configs = of_type(template, "ALIYUN::FC3::AsyncInvokeConfig")
+    # one async configuration per function, each with FC's retries and the dead-letter queue
+    assert sorted(c["FunctionName"]["Fn::GetAtt"][0] for c in configs.values()) == sorted(functions)
+    for config_ in configs.values():
+        assert config_["FunctionName"]["Fn::GetAtt"][1] == "FunctionName"
+        assert config_["MaxAsyncRetryAttempts"] == {"Ref": "MaxAsyncRetryAttempts"}
+        destination = config_["DestinationConfig"]["OnFailure"]["Destination"]
         arn = tpl.substitute(
             destination,
             {
@@ -226,17 +256,23 @@ def test_timeouts_and_async_failure_destination(template: dict[str, Any]) -> Non
 
 def test_the_timer_payload_is_a_sweep_request(template: dict[str, Any]) -> None:
     # GIVEN the timer as FC delivers it, with the template's default payload
-    timer = tpl.functions(template)["Reconcile"]["Events"]["SweepTimer"]
+    timer = template["Resources"]["SweepTimer"]["Properties"]
     params = template["Parameters"]
-    assert timer["Type"] == "Timer"
-    payload = params[timer["Properties"]["Payload"]["Ref"]]["Default"]
-    cron = params[timer["Properties"]["CronExpression"]["Ref"]]["Default"]
-    event = {"triggerTime": "2024-05-14T02:30:00Z", "triggerName": "SweepTimer", "payload": payload}
+    assert (timer["TriggerType"], timer["FunctionName"]) == (
+        "timer",
+        {"Fn::GetAtt": ["Reconcile", "FunctionName"]},
+    )
+    config_ = timer["TriggerConfig"]
+    assert config_["enable"] is True
+    payload = params[config_["payload"]["Ref"]]["Default"]
+    cron = params[config_["cronExpression"]["Ref"]]["Default"]
+    name = timer["TriggerName"]
+    event = {"triggerTime": "2024-05-14T02:30:00Z", "triggerName": name, "payload": payload}
     # WHEN the handler's parser reads it
     (trigger,) = parse_delivery(json.dumps(event).encode())
     # THEN it sweeps the configured regions, every 30 minutes (6-field cron, UTC)
     assert trigger == SweepRequest(
-        "timer:SweepTimer:2024-05-14T02:30:00Z", "SweepTimer", "2024-05-14T02:30:00Z", ()
+        f"timer:{name}:2024-05-14T02:30:00Z", name, "2024-05-14T02:30:00Z", ()
     )
     assert cron.split() == ["0", "0/30", "*", "*", "*", "*"]
 
@@ -298,54 +334,54 @@ def pattern_value_lists(pattern: dict[str, Any]) -> Iterator[list[Any]]:
             yield value
 
 
-def test_rules_follow_the_ros_limits_and_target_format(template: dict[str, Any]) -> None:
-    rules = [b for b in template["Resources"].values() if b["Type"] == tpl.RULE_TYPE]
-    assert len(rules) == 5
-    for rule in rules:
-        props = rule["Properties"]
-        assert props["EventBusName"] == "default"
-        assert all(
-            len(values) <= MAX_PATTERN_VALUES
-            for values in pattern_value_lists(props["FilterPattern"])
-        )
-        assert 1 <= len(props["Targets"]) <= 5
-        for target in props["Targets"]:
-            params = {p["ResourceKey"]: (p["Form"], p["Value"]) for p in target["ParamList"]}
-            assert set(params) == {
-                "serviceName",
-                "functionName",
-                "Qualifier",
-                "InvocationType",
-                "Body",
-            }
-            assert params["InvocationType"] == ("CONSTANT", "Async")
-            assert params["Body"][0] == "ORIGINAL"
-            assert target["DeadLetterQueue"] == {
-                "Arn": {"Fn::GetAtt": ["DeadLetterQueue", "ARN.WithSlash"]}
-            }
+def eventbridge_triggers(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        name: props
+        for name, props in of_type(template, tpl.TRIGGER_TYPE).items()
+        if props["TriggerType"] == "eventbridge"
+    }
 
 
-def test_targets_name_the_deployed_functions(template: dict[str, Any]) -> None:
-    names = {
-        "ALIYUN::Region": "cn-hangzhou",
-        "ALIYUN::TenantId": ACCOUNT,
-        "Rolebinder.ServiceName": "rolebinder",
-        "RolebinderInstanceEvents.FunctionName": "InstanceEvents",
-        "RolebinderTagEvents.FunctionName": "TagEvents",
+def test_triggers_follow_the_limits_and_invoke_asynchronously(template: dict[str, Any]) -> None:
+    triggers = eventbridge_triggers(template)
+    assert len(triggers) == 5  # of the 10 rules the default bus allows for service events
+    for props in triggers.values():
+        config_ = props["TriggerConfig"]
+        pattern = json.loads(config_["eventRuleFilterPattern"])
+        assert all(len(values) <= MAX_PATTERN_VALUES for values in pattern_value_lists(pattern))
+        assert config_["triggerEnable"] is True
+        assert config_["asyncInvocationType"] is True
+        assert config_["eventSourceConfig"] == {"eventSourceType": "Default"}
+        assert config_["eventSinkConfig"]["deliveryOption"]["eventSchema"] == "CloudEvents"
+        assert config_["runOptions"]["mode"] == "event-driven"
+        assert config_["runOptions"]["deadLetterQueue"] == {
+            "Arn": {"Fn::GetAtt": ["DeadLetterQueue", "ARN.WithSlash"]}
+        }
+        assert props["Qualifier"] == "LATEST"
+        # FC names the rule it creates <function>-<trigger> (the FC trigger page)
+        assert re.fullmatch(r"[a-z][a-z0-9-]{1,40}", props["TriggerName"])
+
+
+def test_triggers_name_the_deployed_functions(template: dict[str, Any]) -> None:
+    targets = {
+        name: props["FunctionName"]["Fn::GetAtt"]
+        for name, props in eventbridge_triggers(template).items()
     }
-    endpoints = {
-        name: tpl.substitute(body["Properties"]["Targets"][0]["Endpoint"], names)
-        for name, body in template["Resources"].items()
-        if body["Type"] == tpl.RULE_TYPE
+    assert targets == {
+        "InstanceStateTrigger": ["InstanceEvents", "FunctionName"],
+        "InstanceStateContentTrigger": ["InstanceEvents", "FunctionName"],
+        "InstanceApiCallTrigger": ["InstanceEvents", "FunctionName"],
+        "TagApiCallTrigger": ["TagEvents", "FunctionName"],
+        "TagChangeTrigger": ["TagEvents", "FunctionName"],
     }
-    prefix = f"acs:fc:cn-hangzhou:{ACCOUNT}:services/rolebinder.LATEST/functions/"
-    assert endpoints == {
-        "InstanceStateRule": prefix + "InstanceEvents",
-        "InstanceStateContentRule": prefix + "InstanceEvents",
-        "InstanceApiCallRule": prefix + "InstanceEvents",
-        "TagApiCallRule": prefix + "TagEvents",
-        "TagChangeRule": prefix + "TagEvents",
-    }
+
+
+def test_a_trigger_with_a_broken_pattern_is_refused(template: dict[str, Any]) -> None:
+    broken = json.loads(json.dumps(template))
+    config_ = broken["Resources"]["TagChangeTrigger"]["Properties"]["TriggerConfig"]
+    config_["eventRuleFilterPattern"] = '{"source": ["acs.tag"'
+    with pytest.raises(InputError, match="TagChangeTrigger: eventRuleFilterPattern is not JSON"):
+        tpl.event_rules(broken)
 
 
 def bus(template: dict[str, Any]) -> Bus:
