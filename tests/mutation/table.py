@@ -1,0 +1,140 @@
+"""The mutations `python3 dev.py mutate` must see killed: one row per safety-critical behaviour.
+
+To add one, append a `Mutation` to MUTATIONS:
+- `id`: short, unique, kebab-case; printed in the report and accepted by `--only`;
+- `file`: the file to change, relative to the repository root;
+- `original`: source text that occurs EXACTLY ONCE in that file (else the runner reports an
+  error and fails); it may span lines ("\\n"), indentation included;
+- `replacement`: what replaces it; keep the file importable (it must still parse);
+- `tests`: the pytest selection (paths or node ids, as on pytest's command line) that must fail
+  once the mutation is applied. Pick fast tests that pin the behaviour: the runner stops at the
+  first failure (`-x`) and every selection also runs once unmutated and must pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mutation:
+    id: str
+    file: str
+    original: str
+    replacement: str
+    tests: tuple[str, ...]
+
+
+DECISION = "shared/decision.py"
+RAM = "shared/ram.py"
+ECS = "shared/ecs.py"
+EVENTS = "shared/events.py"
+PERMISSIONS = "shared/permissions.py"
+# The end-to-end decisions through the handlers, and the pure decision matrix.
+DECISION_TESTS = ("tests/unit/test_decision.py", "tests/functional/test_decisions_end_to_end.py")
+TRUST_TESTS = ("tests/functional/test_trust.py",)
+BATCH_TESTS = ("tests/functional/test_batching.py", "tests/bench/test_bench_smoke.py")
+POLICY_TESTS = ("tests/functional/test_operator_cli.py", "tests/hardening/test_escalation.py")
+
+MUTATIONS: tuple[Mutation, ...] = (
+    # --- the decision ------------------------------------------------------------------------
+    Mutation(
+        "allow-list-check",
+        DECISION,
+        "refused = [winner for winner in winners if not _allowed(mapping, winner.role)]",
+        "refused: list[RuleVerdict] = []",
+        DECISION_TESTS,
+    ),
+    Mutation(
+        "classic-network-skip",
+        DECISION,
+        "if not instance.is_vpc:",
+        "if False:",
+        DECISION_TESTS,
+    ),
+    Mutation(
+        "keep-existing-role",
+        DECISION,
+        "if mapping.on_existing_role != REPLACE:",
+        "if False:",
+        DECISION_TESTS,
+    ),
+    Mutation(
+        "replace-only-allow-listed",
+        DECISION,
+        'if not _allowed(mapping, current):\n        detail = f"instance has role',
+        'if False:\n        detail = f"instance has role',
+        DECISION_TESTS,
+    ),
+    Mutation(
+        "no-match-keeps",
+        DECISION,
+        "if mapping.on_no_match != DETACH:",
+        "if False:",
+        DECISION_TESTS,
+    ),
+    Mutation(
+        "detach-only-allow-listed",
+        DECISION,
+        'if not _allowed(mapping, current):\n        detail = f"no rule matched; role',
+        'if False:\n        detail = f"no rule matched; role',
+        DECISION_TESTS,
+    ),
+    # --- the role's trust policy -------------------------------------------------------------
+    Mutation(
+        "trust-effect-allow",
+        RAM,
+        'return any(statement.get("Effect") == "Allow" for statement in statements)',
+        "return bool(statements)",
+        TRUST_TESTS,
+    ),
+    Mutation(
+        "trust-deny-wins",
+        RAM,
+        "return _allows(covering) and not _denies(covering)",
+        "return _allows(covering)",
+        TRUST_TESTS,
+    ),
+    Mutation(
+        "trust-action-assume-role",
+        RAM,
+        '"sts:AssumeRole" in _as_list(actions) and service in named',
+        "service in named",
+        TRUST_TESTS,
+    ),
+    Mutation(
+        "trust-service-ecs",
+        RAM,
+        '"sts:AssumeRole" in _as_list(actions) and service in named',
+        '"sts:AssumeRole" in _as_list(actions) and bool(named)',
+        TRUST_TESTS,
+    ),
+    # --- where events come from --------------------------------------------------------------
+    Mutation(
+        "foreign-account-exclusion",
+        EVENTS,
+        "if not isinstance(trigger, InstanceCheck) or own is None or trigger.account_id in "
+        "(None, own):",
+        "if True:",
+        ("tests/unit/test_events.py", "tests/hardening/test_escalation.py"),
+    ),
+    # --- batch sizes: the calls a burst costs ------------------------------------------------
+    Mutation("bind-batch", ECS, "BIND_BATCH = 100", "BIND_BATCH = 50", BATCH_TESTS),
+    Mutation("role-batch", ECS, "ROLE_BATCH = 50", "ROLE_BATCH = 25", BATCH_TESTS),
+    Mutation("describe-batch", ECS, "DESCRIBE_BATCH = 100", "DESCRIBE_BATCH = 50", BATCH_TESTS),
+    # --- the functions' own least-privilege policy --------------------------------------------
+    Mutation(
+        "passrole-scoped-to-allow-list",
+        PERMISSIONS,
+        'return [f"acs:ram:*:{account_id}:role/{role}" for role in mapping.roles]',
+        'return [f"acs:ram:*:{account_id}:role/*"]',
+        POLICY_TESTS,
+    ),
+    Mutation(
+        "detach-granted-only-when-needed",
+        PERMISSIONS,
+        "bind_actions = [ATTACH_ACTION, DETACH_ACTION] if can_detach(mapping) else [ATTACH_ACTION]",
+        "bind_actions = [ATTACH_ACTION, DETACH_ACTION]",
+        POLICY_TESTS,
+    ),
+)
