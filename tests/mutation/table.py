@@ -120,6 +120,14 @@ MUTATIONS: tuple[Mutation, ...] = (
         "if True:",
         ("tests/unit/test_events.py", "tests/hardening/test_escalation.py"),
     ),
+    Mutation(  # the handler fuzz test's oracle is independent of the intake: it must notice
+        "foreign-account-exclusion-fuzz",
+        EVENTS,
+        "if not isinstance(trigger, InstanceCheck) or own is None or trigger.account_id in "
+        "(None, own):",
+        "if True:",
+        ("tests/fuzz/test_handler_writes.py::test_garbage_deliveries_write_nothing",),
+    ),
     # --- batch sizes: the calls a burst costs ------------------------------------------------
     Mutation("bind-batch", ECS, "BIND_BATCH = 100", "BIND_BATCH = 50", BATCH_TESTS),
     Mutation("role-batch", ECS, "ROLE_BATCH = 50", "ROLE_BATCH = 25", BATCH_TESTS),
