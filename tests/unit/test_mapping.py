@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from shared.mapping import (
     parse_mapping,
 )
 from shared.mapping_schema import SCHEMA_PATH
+from tests.support import make_unreadable
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "mapping.yaml"
@@ -525,14 +525,12 @@ def test_directory(tmp_path: Path) -> None:
     assert file_problem(tmp_path).message == "is a directory, not a mapping file"
 
 
-def test_unreadable_file(tmp_path: Path) -> None:
-    # GIVEN a file nobody may read
+def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a file nobody may read (root included: see make_unreadable)
     path = tmp_path / "secret.yaml"
     path.write_text(GOOD_YAML)
-    path.chmod(0)
+    make_unreadable(path, monkeypatch)
     try:
-        if os.access(path, os.R_OK):
-            pytest.skip("running as a user (root) who can read mode-000 files")
         # WHEN / THEN
         assert file_problem(path).message == "cannot be read: permission denied"
     finally:
