@@ -36,7 +36,7 @@ TRUST_TESTS = ("tests/functional/test_trust.py",)
 BATCH_TESTS = ("tests/functional/test_batching.py",)
 # The bench's own call counts, checked in CI: must catch the same regressions on their own.
 BENCH_SMOKE = ("tests/bench/test_bench_smoke.py",)
-POLICY_TESTS = ("tests/functional/test_operator_cli.py", "tests/hardening/test_escalation.py")
+POLICY_TESTS = ("tests/functional/test_operator_cli.py",)
 
 MUTATIONS: tuple[Mutation, ...] = (
     # --- the decision ------------------------------------------------------------------------
