@@ -82,6 +82,20 @@ MUTATIONS: tuple[Mutation, ...] = (
         'if False:\n        detail = f"no rule matched; role',
         DECISION_TESTS,
     ),
+    Mutation(  # the loader's half of the allow-list: a fixed role must be listed in `roles`
+        "mapping-fixed-role-listed",
+        "shared/mapping.py",
+        "if rule.role is not None and not mapping.allows(rule.role):",
+        "if False:",
+        ("tests/unit/test_mapping.py",),
+    ),
+    Mutation(
+        "mapping-role-tag-values-listed",
+        "shared/mapping.py",
+        "if not mapping.allows(value):",
+        "if False:",
+        ("tests/unit/test_mapping.py",),
+    ),
     # --- the role's trust policy -------------------------------------------------------------
     Mutation(
         "trust-effect-allow",
