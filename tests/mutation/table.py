@@ -151,6 +151,13 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "describe-batch-bench", ECS, "DESCRIBE_BATCH = 100", "DESCRIBE_BATCH = 50", BENCH_SMOKE
     ),
+    Mutation(  # a per-instance result's Code is "200" or 200 (the docs show both)
+        "bind-code-either-shape",
+        ECS,
+        'code = str(item_get(answer, item, where, "Code", (str, int), ""))',
+        'code = str(item_get(answer, item, where, "Code", str, ""))',
+        ("tests/functional/test_bind_code_shapes.py",),
+    ),
     # --- the functions' own least-privilege policy --------------------------------------------
     Mutation(
         "passrole-scoped-to-allow-list",
