@@ -365,7 +365,6 @@ class FakeCloud:
             version=params["Version"],
             region=params.get("RegionId", ""),
             account=key.account_id,
-            host=request.host,
             request_id=request_id,
             user_agent=request.user_agent,
             params=params,

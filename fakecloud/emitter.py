@@ -262,7 +262,6 @@ class ApiCallFacts:
         version: str,
         region: str,
         account: str,
-        host: str,
         request_id: str,
         user_agent: str,
         params: Mapping[str, str],
@@ -271,7 +270,7 @@ class ApiCallFacts:
         when: float,
     ) -> None:
         self.action, self.product, self.version = action, product, version
-        self.region, self.account, self.host = region, account, host
+        self.region, self.account = region, account
         self.request_id, self.user_agent = request_id, user_agent
         self.params, self.response, self.identity, self.when = params, response, identity, when
         self.error: ApiError | None = None  # set for a failed call

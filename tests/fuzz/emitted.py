@@ -24,7 +24,6 @@ def _facts(action: str, params: dict[str, str], response: dict[str, Any]) -> Api
         version="2014-05-26",
         region=REGION,
         account=ACCOUNT,
-        host="ecs.aliyuncs.com",
         request_id="5E9A1B2C-0000-4000-8000-000000000001",
         user_agent="AlibabaCloud (Linux; x86_64) Python/3.10 Core/2.16.0",
         params={"RegionId": REGION, **params},
