@@ -8,7 +8,8 @@ To add one, append a `Mutation` to MUTATIONS:
 - `replacement`: what replaces it; keep the file importable (it must still parse);
 - `tests`: the pytest selection (paths or node ids, as on pytest's command line) that must fail
   once the mutation is applied. Pick fast tests that pin the behaviour: the runner stops at the
-  first failure (`-x`) and every selection also runs once unmutated and must pass.
+  first failure (`-x`), and `dev.py mutate` first runs every selection unmutated: it must pass.
+  Never select tests/unit/test_mutation_table.py: it fails on any applied mutation.
 """
 
 from __future__ import annotations

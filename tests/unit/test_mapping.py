@@ -665,9 +665,11 @@ def test_any_document_gives_a_mapping_or_a_mapping_error(document: object) -> No
     except MappingError as error:
         assert error.problems
         assert all(isinstance(problem, Problem) for problem in error.problems)
-        str(error)
+        assert all(problem.message in str(error) for problem in error.problems)
     else:
         assert isinstance(result, RoleMapping)
+        assert all(r.role is None or r.role in result.roles for r in result.rules)
+        assert mapping_from_document(as_document(result)) == result
 
 
 yaml_fragments = st.sampled_from(
