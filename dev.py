@@ -2,7 +2,8 @@
 """Developer entry point that needs nothing but Python 3.10+.
 
     python3 dev.py demo    # the main job: the scripted demo in local mode, on the fake cloud
-    python3 dev.py test    # the whole test suite (ruff, then pytest)
+    python3 dev.py test    # the whole test suite (ruff, pytest, the fuzz suite, the mutations)
+    python3 dev.py mutate  # one-line mutations of the safety-critical code; all must be killed
     python3 dev.py lint    # ruff only
     python3 dev.py bench   # the benchmarks (writes bench/results.json and docs/PERFORMANCE.md)
     python3 dev.py build   # the FC code packages dist/*.zip, template.yml checked first
@@ -61,31 +62,47 @@ def lint() -> int:
     return run(str(BIN / "ruff"), "check", ".") or run(str(BIN / "ruff"), "format", "--check", ".")
 
 
+def mutate(*args: str) -> int:
+    """The mutation check (tests/mutation): every mutation of the table must be killed."""
+    return run(str(PY), "-m", "tests.mutation", *args)
+
+
+def test(*rest: str) -> int:
+    # The fuzz suite runs on its own so its example budget (>= 10,000 inputs per target)
+    # is counted and enforced; under one run with the rest its hooks would not load.
+    # The mutations run last, without their unmutated baseline run when the whole suites just
+    # passed (with pytest options given, some selections may not have run: keep it).
+    pytest = (str(PY), "-m", "pytest", "-n", "2", "-q")
+    return (
+        lint()
+        or run(*pytest, "--ignore=tests/fuzz", *rest)
+        or run(*pytest, "tests/fuzz", *rest)
+        or (mutate() if rest else mutate("--no-baseline"))
+    )
+
+
+def shell() -> int:
+    print(f"source {BIN / 'activate'}")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     command, rest = (argv[0], argv[1:]) if argv else ("test", [])
     if command in ROLEBINDER_COMMANDS:
         ensure_venv()
         return run(str(BIN / "rolebinder"), *ROLEBINDER_COMMANDS[command], *rest)
-    if command == "test":
-        ensure_venv()
-        # The fuzz suite runs on its own so its example budget (>= 10,000 inputs per target)
-        # is counted and enforced; under one run with the rest its hooks would not load.
-        pytest = (str(PY), "-m", "pytest", "-n", "2", "-q")
-        return (
-            lint()
-            or run(*pytest, "--ignore=tests/fuzz", *rest)
-            or run(*pytest, "tests/fuzz", *rest)
-        )
-    if command == "lint":
-        ensure_venv()
-        return lint()
     if command == "bench":
         ensure_venv("dev,bench")
         return run(str(PY), "-m", "bench", *rest)
-    if command == "shell":
+    commands = {
+        "test": test,
+        "mutate": mutate,
+        "lint": lambda *_: lint(),
+        "shell": lambda *_: shell(),
+    }
+    if command in commands:
         ensure_venv()
-        print(f"source {BIN / 'activate'}")
-        return 0
+        return commands[command](*rest)
     print(__doc__, file=sys.stderr)
     return 2
 

@@ -41,6 +41,7 @@ from fakecloud import (
     apply_seed,
 )
 from fakecloud.ecs import Instance
+from fakecloud.shapes import CREATION_EVENTS, Shapes
 
 ROOT = Path(__file__).resolve().parent.parent
 MAPPING = ROOT / "examples" / "mapping.yaml"
@@ -112,7 +113,9 @@ class World:
     """A fake cloud on the real clock, served on 127.0.0.1, with roles and one VPC."""
 
     def __init__(self) -> None:
-        self.cloud = FakeCloud()
+        # A launch's creation event pinned to Created (the current notification list), so each
+        # scenario finds exactly one per instance; the other documented shapes still vary.
+        self.cloud = FakeCloud(shapes=Shapes(fixed={CREATION_EVENTS: ("Created",)}))
         apply_seed(
             self.cloud,
             {

@@ -19,7 +19,10 @@ credentials, per-key permissions (a RAM policy document or lists of actions and 
 roles), per-account and per-region state, a driven or real clock for the instance lifecycle,
 EventBridge-shaped events (instance state changes, tag changes, ActionTrail API calls), fault
 injection (errors, latency, dropped connections, rate limits, per-instance batch failures,
-eventual consistency), a call log and an admin endpoint.
+eventual consistency), a call log and an admin endpoint. Where the docs show several shapes of
+one field (a per-instance `Code` of "200" or 200, optional envelope fields, Created or Pending
+creation events, ...), each answer or event takes one, chosen from the seed (`shapes.py`);
+`FakeCloud(shapes=Shapes.uniform())` pins them all.
 
 Not modelled: every other action; images, instance types, security groups, disks and billing
 (accepted and echoed, not validated); RAM policies, users and groups; resource types other than

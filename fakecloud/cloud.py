@@ -30,6 +30,7 @@ from fakecloud.ids import IdFactory
 from fakecloud.params import Params
 from fakecloud.policy import ListPermissions, Policy, instance_resource, role_resource
 from fakecloud.ram import RamBackend
+from fakecloud.shapes import BIND_CODE, CREATION_EVENTS, Shapes
 
 ECS_VERSION = "2014-05-26"
 RAM_VERSION = "2015-05-01"
@@ -108,14 +109,17 @@ class FakeCloud:
         clock: RealClock | ManualClock | None = None,
         lifecycle: Lifecycle | None = None,
         add_default_key: bool = True,
+        shapes: Shapes | None = None,
     ) -> None:
         self.clock = clock or RealClock()
         self.ids = IdFactory(seed)
+        # Documented alternatives (number or string, optional fields...), chosen per key.
+        self.shapes = shapes or Shapes(seed)
         self.lifecycle = lifecycle or Lifecycle()
         self.auth = Authenticator()
         self.faults = FaultPlan()
         self.calls = CallLog()
-        self.events = Emitter(new_id=lambda: self.ids.request_id().lower())
+        self.events = Emitter(new_id=lambda: self.ids.request_id().lower(), shapes=self.shapes)
         self.accounts: dict[str, Account] = {}
         self.list_roleless = False
         self._lock = threading.RLock()
@@ -171,6 +175,7 @@ class FakeCloud:
                     account_id, region, account.ram, self.ids, self.clock.now, publish
                 )
                 backend.lifecycle = self.lifecycle
+                backend.creation_states = functools.partial(self.shapes.pick, CREATION_EVENTS)
                 account.ecs[region] = backend
             backend = account.ecs[region]
             backend.list_roleless = self.list_roleless
@@ -232,9 +237,7 @@ class FakeCloud:
             if call.corruption is not None:
                 response.raw = corrupt(response.body, *call.corruption)
         except ApiError as error:
-            response = ApiResponse(
-                error.status, _error_body(error, request_id, request.host, call.product)
-            )
+            response = ApiResponse(error.status, _error_body(error, request_id, call.product))
         except DropConnection:
             self._log(call, params, 0, "ConnectionDropped", request_id, started)
             raise
@@ -324,6 +327,7 @@ class FakeCloud:
                 "ram:PassRole", role_resource(account_id, role)
             ),
             failing_items=lambda ids: self.faults.failing_items(action, ids),
+            success_code=lambda instance_id: self.shapes.pick(BIND_CODE, f"{action}/{instance_id}"),
         )
         return ecs_api.ACTIONS[action](call)
 
@@ -369,7 +373,6 @@ class FakeCloud:
             version=params["Version"],
             region=params.get("RegionId", ""),
             account=key.account_id,
-            host=request.host,
             request_id=request_id,
             user_agent=request.user_agent,
             params=params,
@@ -462,10 +465,15 @@ def _tag_context(action: str, params: Params) -> dict[str, tuple[str, ...]]:
     return context
 
 
-def _error_body(error: ApiError, request_id: str, host: str, product: str) -> dict[str, Any]:
+# The product endpoint, as the documented error bodies show it (api-facts 4 and 5), whatever
+# Host header the fake was reached on; an error before routing names ECS, the default product.
+_HOST_IDS = {"ecs": "ecs.aliyuncs.com", "ram": "ram.aliyuncs.com"}
+
+
+def _error_body(error: ApiError, request_id: str, product: str) -> dict[str, Any]:
     return {
         "RequestId": request_id,
-        "HostId": host,
+        "HostId": _HOST_IDS.get(product, _HOST_IDS["ecs"]),
         "Code": error.code,
         "Message": error.message,
         "Recommend": "https://next.api.aliyun.com/troubleshoot"

@@ -113,6 +113,8 @@ class EcsBackend:
         self.now = now
         self.publish = publish  # (kind, instance, details) -> queues an event
         self.lifecycle = Lifecycle()
+        # The StateChange events of a launch before Starting (set by the cloud from its shapes).
+        self.creation_states: Callable[[str], tuple[str, ...]] = lambda instance_id: ("Created",)
         self.list_roleless = False
         self.vswitches: dict[str, VSwitch] = {}
         self.instances: dict[str, Instance] = {}
@@ -205,7 +207,8 @@ class EcsBackend:
             hidden_calls=calls,
         )
         self.add_instance(instance)
-        self.publish("state", instance, {"state": "Created"})
+        for state in self.creation_states(instance_id):  # Created, Pending or both: shapes.py
+            self.publish("state", instance, {"state": state})
         self._schedule(self.lifecycle.pending, instance, PENDING, STARTING)
         return instance
 

@@ -35,6 +35,8 @@ class EcsCall:
     can_pass_role: Callable[[str], bool]
     # Injected per-instance failures for a batch: instance id -> error to report for it.
     failing_items: Callable[[list[str]], dict[str, ApiError]] = lambda ids: {}
+    # The `Code` of a per-instance success: "200" or 200, as the docs show both (shapes.py).
+    success_code: Callable[[str], str | int] = lambda instance_id: "200"
 
 
 def _instance_ids(params: Params, name: str, limit: int, required: bool) -> list[str] | None:
@@ -289,11 +291,11 @@ def describe_instance_ram_role(call: EcsCall) -> dict[str, Any]:
     page_size = p.integer("PageSize", 10, 1, 50)
     found = call.backend.describe_instance_ram_role(ids, role)
     page = found[(page_number - 1) * page_size : page_number * page_size]
+    # The documented answer (api-facts 2.6): RequestId, RegionId, TotalCount and the sets; the
+    # request's PageNumber and PageSize are not echoed.
     return {
         "RegionId": call.backend.region,
         "TotalCount": len(found),
-        "PageNumber": page_number,
-        "PageSize": page_size,
         "InstanceRamRoleSets": {
             "InstanceRamRoleSet": [
                 {"InstanceId": i.instance_id, "RamRoleName": i.role or ""} for i in page
@@ -316,7 +318,7 @@ def attach_instance_ram_role(call: EcsCall) -> dict[str, Any]:
         ids,
         lambda rest: call.backend.attach_instance_ram_role(rest, role, policy, call.can_pass_role),
     )
-    return _bind_response("AttachInstanceRamRole", role, results)
+    return _bind_response("AttachInstanceRamRole", role, results, call.success_code)
 
 
 def detach_instance_ram_role(call: EcsCall) -> dict[str, Any]:
@@ -324,7 +326,7 @@ def detach_instance_ram_role(call: EcsCall) -> dict[str, Any]:
     ids = _instance_ids(p, "InstanceIds", 100, required=True) or []
     role = p.get("RamRoleName")
     results = _bind(call, ids, lambda rest: call.backend.detach_instance_ram_role(rest, role))
-    return _bind_response("DetachInstanceRamRole", role or "", results)
+    return _bind_response("DetachInstanceRamRole", role or "", results, call.success_code)
 
 
 def _bind(
@@ -340,12 +342,18 @@ def _bind(
     return [done.get(i) or failed[i] for i in ids]
 
 
-def _bind_response(action: str, role: str, results: list[BindResult]) -> dict[str, Any]:
+def _bind_response(
+    action: str,
+    role: str,
+    results: list[BindResult],
+    success_code: Callable[[str], str | int],
+) -> dict[str, Any]:
     items = []
     for result in results:
+        code = success_code(result.instance_id) if result.success else result.code
         item: dict[str, Any] = {
             "InstanceId": result.instance_id,
-            "Code": result.code,
+            "Code": code,
             "Message": result.message,
             "Success": result.success,
         }

@@ -8,6 +8,9 @@ Shapes (see /events and docs/research for sources):
   resourceId, regionId, changedTagKeys, tags}.
 - ActionTrail: source `acs.<product>`, type `<product>:ActionTrail:ApiCall`, `data` = the record,
   for every write call; a failed one carries `errorCode` and `errorMessage` and no response.
+Where the docs show several shapes of one field (the envelope's `time`, optional fields, the
+record's `eventSource`, `eventVersion`, extra objects, numbers in `requestParameters`), each event
+takes one, chosen by `fakecloud.shapes` (seeded, reproducible).
 """
 
 from __future__ import annotations
@@ -17,9 +20,12 @@ import json
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from fakecloud import shapes
+from fakecloud.shapes import Shapes
 
 if TYPE_CHECKING:
     from fakecloud.errors import ApiError
@@ -45,6 +51,13 @@ _COMMON = frozenset(
 )
 
 
+# Request parameters the ECS reference types as Integer: some records carry them as numbers.
+_INTEGER_PARAMS = frozenset(
+    {"Amount", "MinAmount", "Period", "SystemDisk.Size", "InternetMaxBandwidthOut", "PageSize"}
+)
+_CHINA = timezone(timedelta(hours=8))
+
+
 def _iso(epoch: float, millis: bool = False) -> str:
     moment = datetime.fromtimestamp(epoch, timezone.utc)
     if millis:
@@ -52,11 +65,24 @@ def _iso(epoch: float, millis: bool = False) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _event_time(epoch: float, form: str) -> str:
+    """An envelope's `time` in one of the documented forms (Z, +08:00, with milliseconds)."""
+    if form == "+08:00":
+        return datetime.fromtimestamp(epoch, _CHINA).strftime("%Y-%m-%dT%H:%M:%S+08:00")
+    return _iso(epoch, millis=form == "millis")
+
+
 class Emitter:
     """Builds events and hands them to subscribers. Publishing happens outside the cloud's lock."""
 
-    def __init__(self, new_id: Callable[[], str] | None = None, keep: int = 100_000) -> None:
+    def __init__(
+        self,
+        new_id: Callable[[], str] | None = None,
+        keep: int = 100_000,
+        shapes: Shapes | None = None,
+    ) -> None:
         self._new_id = new_id or (lambda: str(uuid.uuid4()))
+        self.shapes = shapes or Shapes()
         self._subscribers: list[Subscriber] = []
         self._buffer: collections.deque[tuple[int, Event]] = collections.deque(maxlen=keep)
         self._seq = 0
@@ -96,21 +122,28 @@ class Emitter:
         when: float,
         data: Mapping[str, Any],
     ) -> Event:
-        return {
-            "id": self._new_id(),
+        event_id = self._new_id()
+        event: Event = {
+            "id": event_id,
             "source": source,
             "specversion": "1.0",
             "type": type_,
             "subject": subject,
-            "time": _iso(when),
+            "time": _event_time(when, self.shapes.pick(shapes.EVENT_TIME, event_id)),
             "datacontenttype": "application/json;charset=utf-8",
             "aliyunaccountid": account,
+            "aliyunoriginalaccountid": account,
             "aliyunpublishtime": _iso(when, millis=True),
             "aliyuneventbusname": "default",
             "aliyunregionid": region,
             "aliyunpublishaddr": "127.0.0.1",
             "data": dict(data),
         }
+        if not self.shapes.pick(shapes.CONTENT_TYPE, event_id):
+            del event["datacontenttype"]
+        if not self.shapes.pick(shapes.ORIGINAL_ACCOUNT, event_id):
+            del event["aliyunoriginalaccountid"]
+        return event
 
     def state_change(
         self, account: str, region: str, instance_id: str, state: str, when: float
@@ -144,12 +177,13 @@ class Emitter:
         )
 
     def api_call(self, call: ApiCallFacts) -> Event:
+        event_id = self._new_id()
         record = {
-            "eventId": self._new_id(),
-            "eventVersion": "1",
+            "eventId": event_id,
+            "eventVersion": self.shapes.pick(shapes.TRAIL_VERSION, event_id),
             "eventType": "ApiCall",
             "eventName": call.action,
-            "eventSource": call.host,
+            "eventSource": self._event_source(call, event_id),
             "serviceName": call.product.capitalize(),
             "acsRegion": call.region,
             "eventTime": _iso(call.when),
@@ -157,14 +191,16 @@ class Emitter:
             "requestId": call.request_id,
             "sourceIpAddress": "127.0.0.1",
             "userAgent": call.user_agent,
-            "requestParameters": {k: v for k, v in call.params.items() if k not in _COMMON},
+            "requestParameters": self._request_parameters(call, event_id),
             "responseElements": dict(call.response) if call.error is None else None,
-            "userIdentity": call.identity,
+            "userIdentity": dict(call.identity),
             "recipientAccountId": call.account,
         }
         if call.error is not None:
             record["errorCode"] = call.error.code
             record["errorMessage"] = call.error.message
+        if self.shapes.pick(shapes.TRAIL_EXTRAS, event_id):
+            _add_extras(record, call)
         subject = f"acs:{call.product}:{call.region}:{call.account}:api/{call.action}"
         return self.envelope(
             f"acs.{call.product}",
@@ -175,6 +211,44 @@ class Emitter:
             call.when,
             record,
         )
+
+    def _event_source(self, call: ApiCallFacts, event_id: str) -> str:
+        """The endpoint of the product, never the Host header the fake was reached on."""
+        regional = self.shapes.pick(shapes.TRAIL_SOURCE, event_id) == "regional"
+        if regional and call.region and call.product != "ram":  # RAM is global
+            return f"{call.product}.{call.region}.aliyuncs.com"
+        return f"{call.product}.aliyuncs.com"
+
+    def _request_parameters(self, call: ApiCallFacts, event_id: str) -> dict[str, Any]:
+        params: dict[str, Any] = {k: v for k, v in call.params.items() if k not in _COMMON}
+        if self.shapes.pick(shapes.TRAIL_NUMBERS, event_id):
+            for name in _INTEGER_PARAMS & params.keys():
+                if str(params[name]).isdigit():
+                    params[name] = int(params[name])
+        return params
+
+
+def _add_extras(record: dict[str, Any], call: ApiCallFacts) -> None:
+    """The optional objects of a record (ActionTrail "Management event structure")."""
+    record["additionalEventData"] = {"Scheme": "http"}
+    instances = _named_instances(call)
+    if instances:
+        record["referencedResources"] = {"ACS::ECS::Instance": instances}
+    record["userIdentity"]["sessionContext"] = {
+        "attributes": {"creationDate": _iso(call.when), "mfaAuthenticated": "false"}
+    }
+
+
+def _named_instances(call: ApiCallFacts) -> list[str]:
+    ids = call.params.get("InstanceIds") or ""
+    try:
+        found = json.loads(ids) if ids.startswith("[") else []
+    except ValueError:
+        found = []
+    found += [v for k, v in call.params.items() if k.startswith("ResourceId")]
+    if call.error is None and call.action == "RunInstances":
+        found += call.response.get("InstanceIdSets", {}).get("InstanceIdSet", [])
+    return [i for i in dict.fromkeys(found) if isinstance(i, str) and i.startswith("i-")]
 
 
 class ApiCallFacts:
@@ -188,7 +262,6 @@ class ApiCallFacts:
         version: str,
         region: str,
         account: str,
-        host: str,
         request_id: str,
         user_agent: str,
         params: Mapping[str, str],
@@ -197,7 +270,7 @@ class ApiCallFacts:
         when: float,
     ) -> None:
         self.action, self.product, self.version = action, product, version
-        self.region, self.account, self.host = region, account, host
+        self.region, self.account = region, account
         self.request_id, self.user_agent = request_id, user_agent
         self.params, self.response, self.identity, self.when = params, response, identity, when
         self.error: ApiError | None = None  # set for a failed call

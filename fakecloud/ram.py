@@ -35,7 +35,9 @@ class Role:
 
     @property
     def arn(self) -> str:
-        return f"acs:ram::{self.account_id}:role/{self.name.lower()}"
+        # The name keeps its case, as in the GetRole, ListRoles and CreateRole samples
+        # (api-facts 5.6; live ARNs of service-linked roles appear lower-cased elsewhere).
+        return f"acs:ram::{self.account_id}:role/{self.name}"
 
     def trusts(self, service: str) -> bool:
         """True when an Allow statement names `service` among its principal services."""

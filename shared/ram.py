@@ -44,7 +44,11 @@ class RamGateway:
 
 
 def trusts_service(document_text: str, service: str) -> bool:
-    """True when an Allow statement for sts:AssumeRole names `service` as a principal."""
+    """True when an Allow statement lets `service` call sts:AssumeRole and no Deny forbids it.
+
+    An explicit Deny wins over any Allow in RAM's policy evaluation, so a document that both
+    allows and denies ECS does not let ECS assume the role.
+    """
     try:
         document = json.loads(document_text)
     except ValueError:
@@ -52,18 +56,25 @@ def trusts_service(document_text: str, service: str) -> bool:
     statements = document.get("Statement") if isinstance(document, dict) else None
     if not isinstance(statements, list):
         return False
-    return any(_statement_trusts(s, service) for s in statements if isinstance(s, dict))
+    covering = [s for s in statements if isinstance(s, dict) and _covers(s, service)]
+    return _allows(covering) and not _denies(covering)
 
 
-def _statement_trusts(statement: dict[str, Any], service: str) -> bool:
+def _allows(statements: list[dict[str, Any]]) -> bool:
+    return any(statement.get("Effect") == "Allow" for statement in statements)
+
+
+def _denies(statements: list[dict[str, Any]]) -> bool:
+    return any(statement.get("Effect") == "Deny" for statement in statements)
+
+
+def _covers(statement: dict[str, Any], service: str) -> bool:
+    """Whether the statement is about `service` calling sts:AssumeRole (whatever its effect)."""
     principal = statement.get("Principal")
     services = principal.get("Service") if isinstance(principal, dict) else None
     actions = statement.get("Action", "sts:AssumeRole")
-    return (
-        statement.get("Effect") == "Allow"
-        and "sts:AssumeRole" in _as_list(actions)
-        and service in [s.strip() for s in _as_list(services)]
-    )
+    named = [s.strip() for s in _as_list(services)]
+    return "sts:AssumeRole" in _as_list(actions) and service in named
 
 
 def _as_list(value: Any) -> list[str]:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import builtins
+import errno
+import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -43,3 +47,24 @@ def call(client: AcsClient, request: RpcRequest) -> dict[str, Any]:
 def load_event(name: str) -> Any:
     """A sample event from events/ by file name."""
     return json.loads((EVENTS / name).read_text(encoding="utf-8"))
+
+
+def make_unreadable(path: Path, monkeypatch: Any) -> Path:
+    """Make `path` unreadable: mode 000, and, for a user who reads it anyway (root, as in CI),
+    opening it raises the PermissionError the kernel gives anyone else. Python's own `open`
+    is what every reader here goes through (pathlib included), so the error path runs as it
+    would for an unprivileged user."""
+    path.chmod(0)
+    if not os.access(path, os.R_OK):
+        return path
+    target = os.path.realpath(path)
+    real_open = builtins.open
+
+    def guarded_open(file: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(file, (str, bytes, os.PathLike)) and os.path.realpath(file) == target:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", guarded_open)
+    monkeypatch.setattr(io, "open", guarded_open)
+    return path

@@ -134,10 +134,20 @@ def test_error_body_has_every_documented_field(server: FakeCloudServer) -> None:
     assert set(body) == {"RequestId", "HostId", "Code", "Message", "Recommend"}
     assert body["Code"] == "InvalidParameter"
     assert body["Message"] == INVALID_ACTION_OR_VERSION
-    assert body["HostId"] == f"127.0.0.1:{server.port}"
+    # The product endpoint, as the documented error bodies show it, never the Host header
+    assert body["HostId"] == "ecs.aliyuncs.com"
     assert "q=InvalidParameter" in body["Recommend"]
     assert "product=Ecs" in body["Recommend"]
     assert len(body["RequestId"]) == 36
+
+
+def test_a_ram_error_names_the_ram_endpoint(server: FakeCloudServer) -> None:
+    params = {"Version": "2015-05-01", "Action": "GetRole", "RoleName": "NoSuchRole"}
+
+    status, body = api(server, "GET", params)
+
+    assert (status, body["Code"]) == (404, "EntityNotExist.Role")
+    assert body["HostId"] == "ram.aliyuncs.com"
 
 
 def test_ram_errors_recommend_the_ram_product(server: FakeCloudServer) -> None:

@@ -63,7 +63,8 @@ def test_create_role_answers_the_role(client) -> None:
     role = body["Role"]
     assert role["RoleName"] == ROLE
     assert re.fullmatch(r"\d{19}", role["RoleId"])
-    assert role["Arn"] == f"acs:ram::{DEFAULT_ACCOUNT_ID}:role/appreader"
+    # The name keeps its case in the ARN, as in the published samples (api-facts 5.6)
+    assert role["Arn"] == f"acs:ram::{DEFAULT_ACCOUNT_ID}:role/AppReader"
     assert role["Description"] == "reads the app bucket"
     assert role["MaxSessionDuration"] == 7200
     assert re.fullmatch(ISO_SECONDS, role["CreateDate"])

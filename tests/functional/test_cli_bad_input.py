@@ -3,13 +3,13 @@ with one clear line on stderr, and makes no API call."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from fakecloud import FakeCloud
 from tests.functional.conftest import EXAMPLE_MAPPING
+from tests.support import make_unreadable
 
 EVENT = "events/eventbridge-ecs-instance-statechange-running.json"
 REGION = ["--region", "cn-hangzhou"]
@@ -36,13 +36,10 @@ def argv(command: str, file: Path, tmp: Path) -> list[str]:
 
 
 @pytest.fixture
-def unreadable(tmp_path: Path) -> Path:
+def unreadable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "unreadable.yaml"
     path.write_text("version: 1\n")
-    path.chmod(0)
-    if os.access(path, os.R_OK):
-        pytest.skip("running as a user (root) who can read mode-000 files")
-    return path
+    return make_unreadable(path, monkeypatch)
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
@@ -66,6 +63,8 @@ def test_a_bad_input_file_exits_2_with_one_line(
 
     assert done.code == 2, done.err
     assert len(done.err_lines) == 1, done.err
+    if kind == "unreadable":  # the PermissionError path itself, not some other refusal
+        assert "permission denied" in done.err.lower(), done.err
     assert seeded.calls.all() == []
 
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import os
 import re
+from typing import Any
 
 import pytest
 
 from fakecloud import FakeCloud
 from shared import invocation
-from shared.mapping import load_mapping
-from shared.permissions import policy_document
 from tests.functional.conftest import ACCOUNT, EXAMPLE_MAPPING, ecs_state
 
 PAY1 = "i-bp1payments0000000001"
@@ -137,11 +136,71 @@ def test_bad_arguments_exit_2_with_one_line_and_no_call(
 # -- policy -----------------------------------------------------------------------------------
 
 
+# The expected documents, written out by hand from docs/MAPPING.md and README "Security notes":
+# reads and the ownership marker on the instances (any region when ROLEBINDER_REGIONS is unset),
+# Attach (and Detach only when the mapping can detach) on those instances and the allow-listed
+# roles, GetRole and PassRole on exactly those roles; each role ARN also lower-cased. Never
+# computed by the code under test.
+INSTANCES = f"acs:ecs:*:{ACCOUNT}:instance/*"
+READS = {
+    "Effect": "Allow",
+    "Action": ["ecs:DescribeInstances", "ecs:DescribeInstanceRamRole"],
+    "Resource": [INSTANCES],
+}
+EXAMPLE_ROLES = [
+    f"acs:ram:*:{ACCOUNT}:role/AppReader",
+    f"acs:ram:*:{ACCOUNT}:role/appreader",
+    f"acs:ram:*:{ACCOUNT}:role/Payments",
+    f"acs:ram:*:{ACCOUNT}:role/payments",
+]
+
+
+def expected_policy(
+    bind_actions: list[str], roles: list[str], marker: tuple[str, ...] = ("ecs:TagResources",)
+) -> dict[str, Any]:
+    return {
+        "Version": "1",
+        "Statement": [
+            READS,
+            {"Effect": "Allow", "Action": list(marker), "Resource": [INSTANCES]},
+            {"Effect": "Allow", "Action": bind_actions, "Resource": [INSTANCES, *roles]},
+            {"Effect": "Allow", "Action": ["ram:GetRole", "ram:PassRole"], "Resource": roles},
+        ],
+    }
+
+
 def test_policy_is_the_least_privilege_document_of_the_mapping(handler_env, cli) -> None:
     done = cli("policy", "--account-id", ACCOUNT)
 
     assert done.code == 0
-    assert json.loads(done.out) == policy_document(load_mapping(EXAMPLE_MAPPING), ACCOUNT)
+    assert json.loads(done.out) == expected_policy(["ecs:AttachInstanceRamRole"], EXAMPLE_ROLES)
+
+
+@pytest.mark.parametrize(
+    "policies",
+    [{"on_existing_role": "replace"}, {"on_no_match": "detach"}],
+    ids=["replace", "detach"],
+)
+def test_policy_grants_detach_only_to_a_mapping_that_detaches(
+    handler_env, cli, write_mapping, policies: dict[str, str]
+) -> None:
+    # GIVEN a mapping whose allow-list is Reports only, that may detach
+    mapping = {
+        "version": 1,
+        "roles": ["Reports"],
+        "rules": [{"name": "r", "when": {"tags": {"app": "reports"}}, "role": "Reports"}],
+        **policies,
+    }
+    # WHEN its policy is printed
+    done = cli("policy", "--account-id", ACCOUNT, "--mapping", str(write_mapping(mapping)))
+    # THEN Detach is granted, and PassRole still names only Reports
+    assert done.code == 0
+    detach = ["ecs:AttachInstanceRamRole", "ecs:DetachInstanceRamRole"]
+    roles = [f"acs:ram:*:{ACCOUNT}:role/Reports", f"acs:ram:*:{ACCOUNT}:role/reports"]
+    # (only a detach on no match removes a marker: UntagResources)
+    untags = "on_no_match" in policies
+    marker = ("ecs:TagResources", "ecs:UntagResources") if untags else ("ecs:TagResources",)
+    assert json.loads(done.out) == expected_policy(detach, roles, marker)
 
 
 # -- local mode: README's main job ------------------------------------------------------------

@@ -381,3 +381,29 @@ def test_event_ids_are_capped_in_every_outcome_line(cloud: FakeCloud, use_mappin
     run = invoke("instance_events", event)
 
     assert len(run.outcome("i-longid0001")["event_id"]) == 128
+
+
+def test_an_instance_whose_marker_cannot_be_written_gets_no_role(
+    cloud: FakeCloud, use_mapping, handler_env, invoke
+) -> None:
+    # GIVEN credentials that may do everything but tag instances
+    seed_world(cloud, [vm("i-nomark0001", PAYMENTS_TAGS)])
+    use_mapping(mapping())
+    statements = [
+        {"Effect": "Allow", "Action": ["ecs:*", "ram:*"], "Resource": "*"},
+        {"Effect": "Deny", "Action": "ecs:TagResources", "Resource": "*"},
+    ]
+    cloud.add_key(
+        "LTAInoTagging0001", "no-tag-secret", policy={"Version": "1", "Statement": statements}
+    )
+    handler_env.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAInoTagging0001")
+    handler_env.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "no-tag-secret")
+
+    run = invoke("instance_events", state_event("i-nomark0001"))
+
+    # THEN nothing is attached: a binding rolebinder could never revoke is never made
+    line = run.outcome("i-nomark0001")
+    assert (line["outcome"], line["reason"]) == ("failed", "permission-denied")
+    assert "marker could not be written" in line["detail"]
+    assert [c for c in cloud.calls.all() if c.action == "AttachInstanceRamRole"] == []
+    assert ecs_state(cloud) == {"i-nomark0001": None}

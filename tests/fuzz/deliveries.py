@@ -13,6 +13,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from shared.events import MAX_BATCH, MAX_INPUT_BYTES
+from tests.fuzz.emitted import EMITTED
 from tests.fuzz.mutants import (
     Draw,
     bent_text,
@@ -153,7 +154,10 @@ PLAUSIBLE = st.sampled_from(
 VALUES = json_values(KEYS, PLAUSIBLE)
 # What a mutation puts in: mostly cheap fixed values, sometimes a whole random JSON value.
 REPLACEMENTS = wrong_values | PLAUSIBLE | VALUES
-samples = st.sampled_from(list(SAMPLES.values()))
+# The samples in events/ (three draws in four), and the fake's own events in each documented
+# shape (tests/fuzz/emitted.py).
+_files = st.sampled_from(list(SAMPLES.values()))
+samples = st.one_of(_files, _files, _files, st.sampled_from(EMITTED))
 elements = st.sampled_from(ELEMENTS)
 extra_elements = st.lists(elements | VALUES, max_size=3)
 

@@ -14,7 +14,7 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +37,8 @@ _PROPERTY = "hardening-figures"
 FIGURES = {
     "cases": "cases run",
     "faults_injected": "faults injected",
-    "instances_checked": "instances checked",
-    "instances_wrong": "instances left in the wrong state",
+    "instances_checked": "instances checked (a handler decided on them)",
+    "instances_wrong": "of those, left in the wrong state",
     "deliveries": "handler invocations",
     "redeliveries": "FC redeliveries (handler raised RetryLaterError)",
     "sweeps": "follow-up sweeps",
@@ -117,15 +117,32 @@ def tag_change_event(instance_id: str, account: str = "1234567890123456") -> dic
 
 
 def check_bindings(
-    figures: Figures, cloud: FakeCloud, expected: dict[str, str | None], region: str = "cn-hangzhou"
+    figures: Figures,
+    cloud: FakeCloud,
+    expected: dict[str, str | None],
+    decided: Iterable[Run | dict[str, Any]],
+    region: str = "cn-hangzhou",
 ) -> dict[str, tuple[str | None, str | None]]:
-    """Count the instances checked and those not bound as `expected`; returns the wrong ones
-    as {instance: (actual, expected)} for the test to assert empty."""
+    """The instances not bound as `expected`, as {instance: (actual, expected)} for the test to
+    assert empty. The figures count only the instances a handler decided on: those named by an
+    outcome line of `decided` (runs, or outcome lines), so a check after no handler ran, or of
+    an instance no handler looked at, adds nothing to "instances checked"."""
     actual = {i.instance_id: i.role for i in cloud.ecs(region).instances.values()}
     wrong = {i: (actual.get(i), role) for i, role in expected.items() if actual.get(i) != role}
-    figures["instances_checked"] += len(expected)
-    figures["instances_wrong"] += len(wrong)
+    named = _named_instances(decided)
+    figures["instances_checked"] += len(named & expected.keys())
+    figures["instances_wrong"] += len(named & wrong.keys())
     return wrong
+
+
+def _named_instances(decided: Iterable[Run | dict[str, Any]]) -> set[str]:
+    lines = [
+        line
+        for item in decided
+        for line in (item.outcomes if isinstance(item, Run) else [item])
+        if line.get("kind") == "outcome"
+    ]
+    return {line["instance_id"] for line in lines if isinstance(line.get("instance_id"), str)}
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> bool:

@@ -323,7 +323,7 @@ def test_fault_matrix(
         redeliveries=sum(step == "redelivery" for step, _ in steps),
         sweeps=sum(step == "sweep" for step, _ in steps),
     )
-    wrong = check_bindings(figures, cloud, delivery.expected)
+    wrong = check_bindings(figures, cloud, delivery.expected, [run for _, run in steps])
 
     # THEN the fault really happened, and every instance ended bound to its mapped role
     assert injected >= 1, "the fault never fired: this case tests nothing"
@@ -384,7 +384,7 @@ def test_an_instance_list_missing_from_the_answer_is_not_an_absent_instance(
     assert isinstance(run.error, RetryLaterError)
     again = invoke("tag_events", tag_change_event("i-hard00list01"))
     assert again.outcome("i-hard00list01")["outcome"] == "attached"
-    assert check_bindings(figures, cloud, {"i-hard00list01": "Payments"}) == {}
+    assert check_bindings(figures, cloud, {"i-hard00list01": "Payments"}, [run, again]) == {}
 
 
 @pytest.mark.parametrize(
@@ -418,7 +418,7 @@ def test_a_role_answer_missing_its_roles_is_not_an_instance_without_a_role(
     # AND FC's redelivery replaces the role
     again = invoke("instance_events", state_event("i-hard00role01"))
     assert again.outcome("i-hard00role01")["outcome"] == "replaced"
-    assert check_bindings(figures, cloud, {"i-hard00role01": "Payments"}) == {}
+    assert check_bindings(figures, cloud, {"i-hard00role01": "Payments"}, [run, again]) == {}
 
 
 def test_a_role_answer_without_its_trust_policy_is_not_cached_as_untrusted(
@@ -445,4 +445,4 @@ def test_a_role_answer_without_its_trust_policy_is_not_cached_as_untrusted(
     assert second.outcome("i-hard00trust2")["outcome"] == "attached"
     assert cloud.calls.count(GET_ROLE) == 2
     expected = {"i-hard00trust1": None, "i-hard00trust2": "Payments"}
-    assert check_bindings(figures, cloud, expected) == {}
+    assert check_bindings(figures, cloud, expected, [first, second]) == {}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from shared.mapping import (
     parse_mapping,
 )
 from shared.mapping_schema import SCHEMA_PATH
+from tests.support import make_unreadable
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "mapping.yaml"
@@ -527,14 +527,12 @@ def test_directory(tmp_path: Path) -> None:
     assert file_problem(tmp_path).message == "is a directory, not a mapping file"
 
 
-def test_unreadable_file(tmp_path: Path) -> None:
-    # GIVEN a file nobody may read
+def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a file nobody may read (root included: see make_unreadable)
     path = tmp_path / "secret.yaml"
     path.write_text(GOOD_YAML)
-    path.chmod(0)
+    make_unreadable(path, monkeypatch)
     try:
-        if os.access(path, os.R_OK):
-            pytest.skip("running as a user (root) who can read mode-000 files")
         # WHEN / THEN
         assert file_problem(path).message == "cannot be read: permission denied"
     finally:
@@ -669,9 +667,11 @@ def test_any_document_gives_a_mapping_or_a_mapping_error(document: object) -> No
     except MappingError as error:
         assert error.problems
         assert all(isinstance(problem, Problem) for problem in error.problems)
-        str(error)
+        assert all(problem.message in str(error) for problem in error.problems)
     else:
         assert isinstance(result, RoleMapping)
+        assert all(r.role is None or r.role in result.roles for r in result.rules)
+        assert mapping_from_document(as_document(result)) == result
 
 
 yaml_fragments = st.sampled_from(
@@ -722,3 +722,152 @@ def test_any_json_text_gives_a_mapping_or_a_mapping_error(text: str) -> None:
         parse_mapping(text, "fuzz.json")
     except MappingError as error:
         assert error.problems
+
+
+# --- properties of every accepted mapping ------------------------------------------------------
+# Documents built from plausible parts, so that many are accepted: the properties below must
+# hold for each one the loader accepts, whatever it is.
+
+ROLE_POOL = ("AppReader", "Payments", "Admin", "ops.role@1")
+TAG_POOL = ("team", "env", "ram-role", "app")
+VALUE_POOL = ("payments", "prod", "staging", "AppReader", "Admin", "*")
+
+
+@st.composite
+def plausible_rules(draw: Any, roles: list[str]) -> dict[str, Any]:
+    when: dict[str, Any] = {}
+    for key in draw(st.lists(st.sampled_from(TAG_POOL), max_size=2, unique=True)):
+        many = st.lists(st.sampled_from(VALUE_POOL[:-1]), min_size=1, max_size=2, unique=True)
+        when.setdefault("tags", {})[key] = draw(st.sampled_from(VALUE_POOL) | many)
+    if draw(st.booleans()):
+        when["regions"] = draw(
+            st.lists(
+                st.sampled_from(["cn-hangzhou", "cn-shanghai"]), min_size=1, max_size=2, unique=True
+            )
+        )
+    if not when:
+        when["tags"] = {"team": "*"}
+    rule: dict[str, Any] = {"name": draw(st.sampled_from(["a", "b", "c", "d", "e"])), "when": when}
+    if draw(st.booleans()):
+        rule["priority"] = draw(st.integers(-5, 5))
+    if draw(st.booleans()):
+        rule["role_from_tag"] = draw(st.sampled_from(TAG_POOL))
+        # usually a subset of the allow-list, sometimes missing or naming another role
+        pool = st.sampled_from(roles) if draw(st.integers(0, 3)) else st.sampled_from(ROLE_POOL)
+        if draw(st.integers(0, 4)):
+            rule["allowed_roles"] = draw(st.lists(pool, min_size=1, max_size=2, unique=True))
+    else:  # usually an allowed role, sometimes one outside the allow-list
+        rule["role"] = draw(
+            st.sampled_from(roles) if roles and draw(st.booleans()) else st.sampled_from(ROLE_POOL)
+        )
+    return rule
+
+
+@st.composite
+def plausible_documents(draw: Any) -> dict[str, Any]:
+    roles = draw(st.lists(st.sampled_from(ROLE_POOL), min_size=1, max_size=3, unique=True))
+    document: dict[str, Any] = {
+        "version": 1,
+        "roles": roles,
+        "rules": draw(st.lists(plausible_rules(roles), min_size=1, max_size=4)),
+    }
+    if draw(st.booleans()):
+        document["on_existing_role"] = draw(st.sampled_from(["keep", "replace"]))
+    if draw(st.booleans()):
+        document["on_no_match"] = draw(st.sampled_from(["keep", "detach"]))
+    return document
+
+
+def as_document(mapping: RoleMapping) -> dict[str, Any]:
+    """A RoleMapping written back as a mapping document (the test's own serializer)."""
+
+    def condition(c: Any) -> Any:
+        return "*" if c.values is None else list(c.values)
+
+    def rule(r: Any) -> dict[str, Any]:
+        when: dict[str, Any] = {}
+        if r.tags:
+            when["tags"] = {c.key: condition(c) for c in r.tags}
+        for scope in ("regions", "vpc_ids", "resource_group_ids"):
+            if getattr(r, scope) is not None:
+                when[scope] = sorted(getattr(r, scope))
+        chosen = (
+            {"role": r.role}
+            if r.role is not None
+            else {"role_from_tag": r.role_from_tag, "allowed_roles": sorted(r.allowed_roles or ())}
+        )
+        return {"name": r.name, "priority": r.priority, "when": when, **chosen}
+
+    return {
+        "version": mapping.version,
+        "roles": list(mapping.roles),
+        "rules": [rule(r) for r in mapping.rules],
+        "on_existing_role": mapping.on_existing_role,
+        "on_no_match": mapping.on_no_match,
+    }
+
+
+def accepted(document: object) -> RoleMapping | None:
+    try:
+        return mapping_from_document(document)
+    except MappingError:
+        return None
+
+
+@settings(max_examples=400, deadline=None)
+@given(plausible_documents())
+def test_every_accepted_mapping_keeps_its_promises(document: dict[str, Any]) -> None:
+    mapping = accepted(document)
+    if mapping is None:
+        return
+    # allow-list closure: every fixed role, and every listed value of a role_from_tag tag
+    for rule in mapping.rules:
+        assert (rule.role is None) != (rule.role_from_tag is None), rule
+        assert rule.role is None or rule.role in mapping.roles, rule
+        for condition in rule.tags:
+            if condition.key == rule.role_from_tag and condition.values is not None:
+                assert set(condition.values) <= set(mapping.roles), rule
+        # per-rule authority: a role_from_tag rule names its roles, all in the allow-list
+        if rule.role_from_tag is not None:
+            assert rule.allowed_roles and rule.allowed_roles <= set(mapping.roles), rule
+    # what the document said, kept: roles in order, rule names unique and in order, policies
+    assert list(mapping.roles) == document["roles"]
+    assert [rule.name for rule in mapping.rules] == [raw["name"] for raw in document["rules"]]
+    assert len({rule.name for rule in mapping.rules}) == len(mapping.rules)
+    assert [rule.priority for rule in mapping.rules] == [
+        raw.get("priority", 0) for raw in document["rules"]
+    ]
+    assert mapping.on_existing_role == document.get("on_existing_role", "keep")
+    assert mapping.on_no_match == document.get("on_no_match", "keep")
+    # round trip: written back, as a document, YAML and JSON, it loads to the same mapping
+    again = as_document(mapping)
+    assert mapping_from_document(again) == mapping
+    assert parse_mapping(yaml.safe_dump(again, sort_keys=False)) == mapping
+    assert parse_mapping(json.dumps(again), "again.json") == mapping
+
+
+@settings(max_examples=200, deadline=None)
+@given(plausible_documents(), st.sampled_from(["Root", "AdministratorAccess", "appreader"]))
+def test_a_fixed_role_outside_the_allow_list_is_always_refused(
+    document: dict[str, Any], outsider: str
+) -> None:
+    # GIVEN any plausible mapping with one rule's fixed role replaced by a role not in `roles`
+    rules = copy.deepcopy(document["rules"])
+    rules[0].pop("role_from_tag", None)
+    rules[0]["role"] = outsider
+    # WHEN / THEN it is refused, and the problem names that rule's role
+    with pytest.raises(MappingError) as caught:
+        mapping_from_document({**document, "rules": rules})
+    assert "rules[0].role" in [problem.path for problem in caught.value.problems]
+
+
+def test_the_plausible_documents_are_often_accepted() -> None:
+    # The property above is only as good as the share of documents it judges.
+    @settings(max_examples=300, deadline=None, database=None, derandomize=True)
+    @given(plausible_documents())
+    def count(document: dict[str, Any]) -> None:
+        results.append(accepted(document) is not None)
+
+    results: list[bool] = []
+    count()
+    assert sum(results) >= len(results) // 5, f"{sum(results)} of {len(results)} accepted"
