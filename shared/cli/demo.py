@@ -8,6 +8,7 @@ mapping (examples/mapping.yaml) promises.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -48,6 +49,8 @@ FLEET = {
     "escalation-attempt": ({"ram-role": "Admin"}, True, None),  # Admin is not allow-listed
     "legacy-classic": ({"team": "payments", "env": "prod"}, False, None),  # classic: no roles
     "scratch": ({}, True, "AppReader"),  # gets a ram-role tag later
+    # The build-agents rule runs in audit mode: decided and logged (AppReader), never written.
+    "ci-runner": ({"ci-runner": "gitlab"}, True, None),
 }
 # Tag changes after launch: the scratch box asks for AppReader; the canary leaves prod but
 # keeps Payments, because examples/mapping.yaml says on_no_match: keep.
@@ -105,9 +108,39 @@ def run_demo(url: str, bus: LocalBus, cloud: Any, region: str, vswitch: str) -> 
         for name, tags in RETAG.items():
             _call(client, _tag(ids[name], tags))
         _settle(client, bus, list(ids.values()))
+        _breaker_drill(region)
     finally:
         sys.stdout = tap.stream  # type: ignore[assignment]
     return _report(client, ids, tap)
+
+
+def _breaker_drill(region: str) -> None:
+    """A bad mapping change (payments-prod now grants AppReader, unmatched roles detached),
+    limited to one change per run: the sweep plans more, so the breaker writes nothing."""
+    import tempfile  # noqa: PLC0415 - demo only
+
+    import yaml  # noqa: PLC0415
+
+    from shared import config  # noqa: PLC0415
+    from shared.clients import build_engine, credentials_from, runtime_from  # noqa: PLC0415
+    from shared.retry import Deadline  # noqa: PLC0415
+
+    with open(os.environ[config.MAPPING], encoding="utf-8") as handle:
+        document = yaml.safe_load(handle)
+    for rule in document["rules"]:
+        if rule.get("role") == "Payments":
+            rule["role"] = "AppReader"
+    document.update(on_existing_role="replace", on_no_match="detach", limits={"max_changes": 1})
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as bad:
+        yaml.safe_dump(document, bad)
+    env = {**os.environ, config.MAPPING: bad.name}
+    engine = build_engine(runtime_from(env), credentials_from(env), region, Deadline(60.0))
+    held = [o for o in engine.sweep(region, "demo:breaker-drill") if o.reason == "circuit-open"]
+    os.unlink(bad.name)
+    tripped = engine.breaker.tripped
+    verdict = tripped.sentence() if tripped else "the breaker stayed closed"
+    _say(f"breaker drill (a bad mapping change, limits.max_changes 1): {verdict}")
+    _say(f"breaker drill: {len(held)} instance(s) held back, nothing written")
 
 
 def _client(url: str, region: str) -> AcsClient:
@@ -186,7 +219,7 @@ def _report(client: AcsClient, ids: dict[str, str], tap: OutcomeTap) -> bool:
     vpc_ids = [i for i, d in instances.items() if d["InstanceNetworkType"] == "vpc"]
     roles = _roles(client, vpc_ids)
     table = Table(title="bindings after the demo (read back through the SDK)")
-    columns = ("instance", "name", "network", "tags", "role", "owned", "outcome", "as promised")
+    columns = ("instance", "name", "network", "tags", "role", "owned", "outcome", "mode", "ok")
     for column in columns:
         table.add_column(column, no_wrap=column == "instance")
     all_good = True
@@ -206,6 +239,7 @@ def _report(client: AcsClient, ids: dict[str, str], tap: OutcomeTap) -> bool:
             roles.get(instance_id, "-"),
             "yes" if marked and marked == roles.get(instance_id) else "-",
             f"{outcome.get('outcome', '-')} ({outcome.get('reason', '-')})",
+            outcome.get("mode", "-"),
             "yes" if good else "NO",
         )
         table.add_row(*map(cell, row))

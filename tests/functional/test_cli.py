@@ -165,7 +165,7 @@ def test_validate_mapping_accepts_the_example(cli) -> None:
     result = cli("validate-mapping", str(EXAMPLE_MAPPING))
 
     assert result.code == 0
-    assert result.out == (f"{EXAMPLE_MAPPING}: valid: 2 rule(s), allow-list: AppReader, Payments\n")
+    assert result.out == (f"{EXAMPLE_MAPPING}: valid: 3 rule(s), allow-list: AppReader, Payments\n")
     assert result.err == ""
 
 
@@ -177,7 +177,7 @@ def test_validate_mapping_json(cli) -> None:
         "valid": True,
         "file": str(EXAMPLE_MAPPING),
         "roles": ["AppReader", "Payments"],
-        "rules": ["payments-prod", "by-role-tag"],
+        "rules": ["payments-prod", "by-role-tag", "build-agents"],
     }
 
 

@@ -102,9 +102,11 @@ def test_explain_names_the_rules_the_winner_and_the_role_check(
     assert [(r["rule"], r["matched"]) for r in document["rules"]] == [
         ("payments-prod", True),
         ("by-role-tag", False),
+        ("build-agents", False),
     ]
     assert document["rules"][1]["why"] == "tag ram-role is missing"
     assert document["decision"]["action"] == "attach"
+    assert document["decision"]["mode"] == "enforce"
     assert document["role_check"].startswith("passed")
     assert writes(seeded) == []
 
