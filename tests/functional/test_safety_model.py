@@ -25,32 +25,9 @@ from tests.functional.conftest import (
     state_event,
     vm,
 )
+from tests.functional.safety import PAYMENTS_TAGS, line_of, mapping, marker
 from tests.hardening.conftest import tag_change_event
 from tests.support import make_client
-
-PAYMENTS_TAGS = {"team": "payments", "env": "prod"}
-PAYMENTS_RULE = {"name": "payments-prod", "when": {"tags": PAYMENTS_TAGS}, "role": "Payments"}
-
-
-def mapping(**changes: Any) -> dict[str, Any]:
-    return {
-        "version": 1,
-        "roles": ["AppReader", "Payments"],
-        "rules": [PAYMENTS_RULE],
-        "on_existing_role": "replace",
-        "on_no_match": "detach",
-        **changes,
-    }
-
-
-def marker(cloud: FakeCloud, instance_id: str) -> str | None:
-    return cloud.ecs(REGION).instances[instance_id].tags.get(MARKER_KEY)
-
-
-def line_of(run: Any, instance_id: str) -> tuple[str, str]:
-    line = run.outcome(instance_id)
-    return line["outcome"], line["reason"]
-
 
 # -- per-rule authority ---------------------------------------------------------------------
 
