@@ -111,7 +111,7 @@ def _scaling_rows(
         return [_failed_row(n, first)]
     scenario = f"sweep of {n:,} (first: all attach)"
     wall_bound = sum(bound[a] * first["median_call_s"].get(a, 0.0) for a in bound)
-    steady_bound = {a: c for a, c in bound.items() if a != bounds.ATTACH}
+    steady_bound = {a: c for a, c in bound.items() if a not in (bounds.ATTACH, bounds.MARK)}
     peak_mb = first["peak_rss_mb"]
     detail = {
         "first": first,
