@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
+from rolebinder.intake.events import MAX_BATCH, MAX_INPUT_BYTES
 
-from shared.events import MAX_BATCH, MAX_INPUT_BYTES
 from tests.fuzz.emitted import EMITTED
 from tests.fuzz.mutants import (
     Draw,

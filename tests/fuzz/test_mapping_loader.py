@@ -21,12 +21,20 @@ from typing import Any
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from rolebinder.errors import MappingError, Problem
+from rolebinder.mapping.model import (
+    DETACH,
+    KEEP,
+    REPLACE,
+    RoleMapping,
+    Rule,
+    load_mapping,
+    parse_mapping,
+)
+from rolebinder.mapping.model import mapping_from_document as from_document
+from rolebinder.mapping.schema import MAX_PROBLEMS
+from rolebinder.mapping.text import MAX_FILE_BYTES
 
-from shared.errors import MappingError, Problem
-from shared.mapping import DETACH, KEEP, REPLACE, RoleMapping, Rule, load_mapping, parse_mapping
-from shared.mapping import mapping_from_document as from_document
-from shared.mapping_schema import MAX_PROBLEMS
-from shared.mapping_text import MAX_FILE_BYTES
 from tests.fuzz.harness import MAPPING, fuzz, timed
 from tests.fuzz.mappings import (
     SOURCES,

@@ -8,11 +8,16 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from shared import reasons
-from shared.decision import Action, Decision, decide, evaluate
-from shared.instance import CLASSIC, VPC, Instance
-from shared.mapping import RoleMapping, Rule, TagCondition, mapping_from_document, parse_mapping
+from rolebinder.domain import reasons
+from rolebinder.domain.decision import Action, Decision, decide, evaluate
+from rolebinder.domain.instance import CLASSIC, VPC, Instance
+from rolebinder.mapping.model import (
+    RoleMapping,
+    Rule,
+    TagCondition,
+    mapping_from_document,
+    parse_mapping,
+)
 
 # Reader and Pay are managed (the allow-list); Admin never is.
 MAPPING = parse_mapping(

@@ -16,9 +16,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
-
-from shared.errors import MappingError, Problem
-from shared.mapping import (
+from rolebinder.errors import MappingError, Problem
+from rolebinder.mapping.model import (
     RoleMapping,
     Rule,
     TagCondition,
@@ -26,7 +25,8 @@ from shared.mapping import (
     mapping_from_document,
     parse_mapping,
 )
-from shared.mapping_schema import SCHEMA_PATH
+from rolebinder.mapping.schema import SCHEMA_PATH
+
 from tests.support import make_unreadable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -631,7 +631,7 @@ def test_invalid_doc_examples_show_exactly_their_problems() -> None:
 def test_importing_the_core_loads_neither_yaml_nor_jsonschema() -> None:
     # Cold-start time is benchmarked; these two are imported only when a mapping is loaded.
     code = (
-        "import sys, shared.mapping, shared.decision; "
+        "import sys, rolebinder.mapping.model, rolebinder.domain.decision; "
         "print(sorted(m for m in ('yaml', 'jsonschema') if m in sys.modules))"
     )
     result = subprocess.run(
