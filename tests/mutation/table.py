@@ -250,7 +250,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     # --- governance (issue 10) ----------------------------------------------------------------
     Mutation(
         "audit-writes-nothing",
-        "shared/rolebinder/service/engine.py",
+        "shared/rolebinder/service/plan.py",
         "elif plan.decision.action in _WRITES and plan.decision.mode != AUDIT:",
         "elif plan.decision.action in _WRITES:",
         GOVERNANCE_TESTS,

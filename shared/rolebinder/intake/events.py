@@ -69,6 +69,11 @@ class InstanceCheck:
         if not self.instance_ids:
             raise ValueError("an InstanceCheck names at least one instance")
 
+    @property
+    def announces_new(self) -> bool:
+        """True when the event announces new instances, which the API may not show yet."""
+        return self.event_kind == KIND_INSTANCE_STATE or self.event_name in CREATION_CALLS
+
 
 @dataclass(frozen=True)
 class SweepRequest:
@@ -317,11 +322,11 @@ def _parse_trail(record: Fields, envelope: _Meta) -> Trigger:
     if error_code:
         detail = f"{printable(name, 80)} failed with {show(error_code)}"
         return meta.ignore(reasons.FAILED_API_CALL, detail)
-    parser = _API_CALL_PARSERS.get(name)
-    if parser is None:
+    source = API_CALLS.get(name)
+    if source is None:
         detail = f"API call {show(name)} neither creates nor tags instances"
         return meta.ignore(reasons.UNSUPPORTED_API_CALL, detail)
-    return parser(record, meta, name)
+    return source.parse(record, meta, name)
 
 
 def _check_event_version(record: Fields) -> None:
@@ -422,14 +427,42 @@ def _add_tags(record: Fields, meta: _Meta, name: str) -> Trigger:
     return meta.check((instance,), KIND_API_CALL, name)
 
 
-_API_CALL_PARSERS: dict[str, Callable[[Fields, _Meta, str], Trigger]] = {
-    "RunInstances": _run_instances,
-    "CreateInstance": _create_instance,
-    "TagResources": _tag_resources,
-    "UntagResources": _tag_resources,
-    "AddTags": _add_tags,
-    "RemoveTags": _add_tags,
+@dataclass(frozen=True)
+class ApiCallSource:
+    """One ActionTrail API call rolebinder reacts to, declared once: how its record is read,
+    whether it announces new instances (which the API may not show yet), the handler
+    template.yml routes it to, and the sample in events/ that shows it (tests check both)."""
+
+    parse: Callable[[Fields, _Meta, str], Trigger]
+    function: str
+    sample: str
+    creates: bool = False
+
+
+# The event-source registry for API calls: one entry per ActionTrail eventName.
+API_CALLS: dict[str, ApiCallSource] = {
+    "RunInstances": ApiCallSource(
+        _run_instances,
+        "instance_events",
+        "eventbridge-actiontrail-ecs-runinstances.json",
+        creates=True,
+    ),
+    "CreateInstance": ApiCallSource(
+        _create_instance,
+        "instance_events",
+        "eventbridge-actiontrail-ecs-createinstance.json",
+        creates=True,
+    ),
+    "TagResources": ApiCallSource(
+        _tag_resources, "tag_events", "eventbridge-actiontrail-ecs-tagresources.json"
+    ),
+    "UntagResources": ApiCallSource(
+        _tag_resources, "tag_events", "eventbridge-actiontrail-ecs-untagresources.json"
+    ),
+    "AddTags": ApiCallSource(_add_tags, "tag_events", "actiontrail-ecs-addtags.json"),
+    "RemoveTags": ApiCallSource(_add_tags, "tag_events", "actiontrail-ecs-removetags.json"),
 }
+CREATION_CALLS = frozenset(name for name, source in API_CALLS.items() if source.creates)
 
 
 def _parse_timer(event: Fields) -> SweepRequest:
