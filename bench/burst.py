@@ -50,9 +50,8 @@ def run(options: Options) -> list[Row]:
 
 def rules() -> tuple[list[Any], str]:
     """The EventBridge triggers of template.yml, or the same rules inline when it is missing."""
-    from rolebinder.local.bus import rules_from_template  # noqa: PLC0415
-
     from fakecloud.eventbridge import Rule  # noqa: PLC0415
+    from rolebinder.local.bus import rules_from_template  # noqa: PLC0415
 
     if TEMPLATE.exists():
         return rules_from_template(TEMPLATE), "template.yml"

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 from aliyunsdkcore.client import AcsClient
-from rolebinder.entrypoints.wiring import silence_sdk_logging
 
 from fakecloud import FakeCloud, FakeCloudServer, ManualClock
+from rolebinder.entrypoints.wiring import silence_sdk_logging
 from tests.support import make_client
 
 pytest_plugins = ["tests.secrets_scan"]

@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+import fakecloud
 from rolebinder.cli import main
 from rolebinder.cli.dependencies import (
     FROM_PIP,
@@ -40,8 +42,6 @@ from rolebinder.cli.dependencies import (
     this_python,
 )
 from rolebinder.deploy import template as tpl
-
-import fakecloud
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".rolebinder" / "build-cache"

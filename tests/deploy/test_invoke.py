@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import responses
+
 from rolebinder.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import responses
+
 from rolebinder.cli import main
 from rolebinder.deploy import template as tpl
 

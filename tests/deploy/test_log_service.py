@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 import sqlglot
+from sqlglot import exp
+
 from rolebinder.deploy import template as tpl
 from rolebinder.domain import outcome, reasons
-from sqlglot import exp
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "docs" / "outcome.schema.json").read_text(encoding="utf-8"))

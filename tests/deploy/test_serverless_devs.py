@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from rolebinder.deploy import template as tpl
 
 ROOT = Path(__file__).resolve().parents[2]

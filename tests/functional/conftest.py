@@ -18,13 +18,6 @@ import pytest
 import yaml
 from aliyunsdkcore.client import AcsClient
 from aliyunsdkecs.request.v20140526.RunInstancesRequest import RunInstancesRequest
-from rolebinder.aliyun.retry import Deadline
-from rolebinder.cli import main
-from rolebinder.domain.ownership import MARKER_KEY
-from rolebinder.entrypoints import invocation
-from rolebinder.entrypoints.wiring import build_engine, credentials_from, runtime_from
-from rolebinder.local.fc_context import FunctionMeta, LocalContext
-from rolebinder.service.engine import Engine
 
 from fakecloud import (
     DEFAULT_ACCESS_KEY_ID,
@@ -39,6 +32,13 @@ from fakecloud.ecs import Instance as FakeInstance
 from functions.instance_events import index as instance_events
 from functions.reconcile import index as reconcile
 from functions.tag_events import index as tag_events
+from rolebinder.aliyun.retry import Deadline
+from rolebinder.cli import main
+from rolebinder.domain.ownership import MARKER_KEY
+from rolebinder.entrypoints import invocation
+from rolebinder.entrypoints.wiring import build_engine, credentials_from, runtime_from
+from rolebinder.local.fc_context import FunctionMeta, LocalContext
+from rolebinder.service.engine import Engine
 from tests.support import EVENTS, REGION, ROOT, call
 
 ACCOUNT = DEFAULT_ACCOUNT_ID

@@ -11,10 +11,10 @@ import pytest
 from aliyunsdkcore.acs_exception.exceptions import ServerException
 from aliyunsdkecs.request.v20140526.RunInstancesRequest import RunInstancesRequest
 from aliyunsdkecs.request.v20140526.UntagResourcesRequest import UntagResourcesRequest
-from rolebinder.domain.ownership import MARKER_KEY
-from rolebinder.mapping.permissions import guard_policy
 
 from fakecloud import FakeCloud, FakeCloudServer
+from rolebinder.domain.ownership import MARKER_KEY
+from rolebinder.mapping.permissions import guard_policy
 from tests.functional.conftest import (
     REGION,
     VSWITCH_ID,

@@ -7,12 +7,12 @@ from collections import Counter
 from collections.abc import Callable
 
 from aliyunsdkcore.client import AcsClient
+
+from fakecloud import FakeCloud, ManualClock
 from rolebinder.entrypoints import config, invocation
 from rolebinder.intake.events import InstanceCheck
 from rolebinder.service.engine import Engine
 from rolebinder.service.roles import RoleCache
-
-from fakecloud import FakeCloud, ManualClock
 from tests.functional.conftest import (
     ecs_state,
     run_instances,

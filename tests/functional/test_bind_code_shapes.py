@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from rolebinder.aliyun.ecs import EcsGateway
-from rolebinder.aliyun.retry import Deadline
-from rolebinder.aliyun.transport import Transport
 
 from fakecloud import FakeCloud, FakeCloudServer, ManualClock
 from fakecloud.shapes import BIND_CODE, Shapes
+from rolebinder.aliyun.ecs import EcsGateway
+from rolebinder.aliyun.retry import Deadline
+from rolebinder.aliyun.transport import Transport
 from tests.functional.conftest import seed_world, state_event, trail_events, vm
 from tests.support import REGION, make_client
 

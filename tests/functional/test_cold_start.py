@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from rolebinder.mapping.compiled import compile_mapping
 
 import fakecloud
 from fakecloud import FakeCloud, FakeCloudServer
+from rolebinder.mapping.compiled import compile_mapping
 from tests.support import EVENTS, PYTHONPATH, REGION, ROOT
 
 MAPPING = ROOT / "examples" / "mapping.yaml"

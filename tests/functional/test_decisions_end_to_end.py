@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from rolebinder.domain.ownership import MARKER_KEY
 
 from fakecloud import FakeCloud
+from rolebinder.domain.ownership import MARKER_KEY
 from tests.functional.conftest import REGION, VPC_ID, ecs_state, seed_world, state_event, vm
 
 PAYMENTS_TAGS = {"team": "payments", "env": "prod"}

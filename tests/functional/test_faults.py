@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 from aliyunsdkcore.client import AcsClient
-from rolebinder.entrypoints.invocation import RetryLaterError
-from rolebinder.intake.events import InstanceCheck
 
 from fakecloud import FakeCloud, RealClock
+from rolebinder.entrypoints.invocation import RetryLaterError
+from rolebinder.intake.events import InstanceCheck
 from tests.functional.conftest import (
     attached_once,
     ecs_state,

@@ -9,10 +9,10 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from rolebinder.domain.ownership import CHANGES_KEY
-from rolebinder.service import engine as engine_module
 
 from fakecloud import FakeCloud
+from rolebinder.domain.ownership import CHANGES_KEY
+from rolebinder.service import engine as engine_module
 from tests.functional.conftest import (
     REGION,
     add_fleet,

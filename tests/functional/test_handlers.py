@@ -16,10 +16,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from rolebinder.entrypoints.invocation import RetryLaterError
-from rolebinder.errors import InputError, MappingError
 
 from fakecloud import FakeCloud, FakeCloudServer
+from rolebinder.entrypoints.invocation import RetryLaterError
+from rolebinder.errors import InputError, MappingError
 from tests.functional.conftest import (
     HANDLERS,
     CredentialContext,

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 from aliyunsdkecs.request.v20140526.TagResourcesRequest import TagResourcesRequest
-from rolebinder.intake.events import InstanceCheck, parse_delivery
-from rolebinder.local.bus import rules_from_template
 
 from fakecloud import FakeCloud, FakeCloudServer, ManualClock
 from fakecloud.eventbridge import Bus
+from rolebinder.intake.events import InstanceCheck, parse_delivery
+from rolebinder.local.bus import rules_from_template
 from tests.functional.conftest import ecs_state, run_instances, seed_world
 from tests.support import ROOT, call, make_client
 

@@ -13,9 +13,9 @@ import re
 from typing import Any
 
 import pytest
-from rolebinder.entrypoints import invocation
 
 from fakecloud import FakeCloud
+from rolebinder.entrypoints import invocation
 from tests.functional.conftest import ACCOUNT, EXAMPLE_MAPPING, ecs_state
 
 PAY1 = "i-bp1payments0000000001"

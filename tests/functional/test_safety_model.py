@@ -12,10 +12,10 @@ import pytest
 from aliyunsdkcore.acs_exception.exceptions import ServerException
 from aliyunsdkecs.request.v20140526.TagResourcesRequest import TagResourcesRequest
 from aliyunsdkecs.request.v20140526.UntagResourcesRequest import UntagResourcesRequest
-from rolebinder.domain.ownership import MARKER_KEY
-from rolebinder.mapping.permissions import guard_policy
 
 from fakecloud import FakeCloud, FakeCloudServer
+from rolebinder.domain.ownership import MARKER_KEY
+from rolebinder.mapping.permissions import guard_policy
 from tests.functional.conftest import (
     ACCOUNT,
     EXAMPLE_MAPPING,

@@ -11,12 +11,12 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from rolebinder.entrypoints.invocation import Invocation, runtime_from
-from rolebinder.local.fc_context import FunctionMeta, LocalContext
-from rolebinder.output.journal import Journal
 
 from fakecloud import FakeCloud
 from functions.reconcile import index as reconcile
+from rolebinder.entrypoints.invocation import Invocation, runtime_from
+from rolebinder.local.fc_context import FunctionMeta, LocalContext
+from rolebinder.output.journal import Journal
 from tests.functional.conftest import (
     add_fleet,
     attached_once,

@@ -14,12 +14,12 @@ import json
 from typing import Any
 
 import pytest
-from rolebinder.aliyun.ram import RamGateway
-from rolebinder.aliyun.retry import Deadline
-from rolebinder.aliyun.transport import Transport
 
 from fakecloud import FakeCloud, FakeCloudServer
 from fakecloud.ram import Role
+from rolebinder.aliyun.ram import RamGateway
+from rolebinder.aliyun.retry import Deadline
+from rolebinder.aliyun.transport import Transport
 from tests.functional.conftest import ACCOUNT, seed_world, state_event, vm
 from tests.support import make_client
 

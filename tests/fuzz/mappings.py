@@ -16,9 +16,9 @@ from typing import Any
 
 import yaml
 from hypothesis import strategies as st
+
 from rolebinder.mapping.schema import MAX_VALUES
 from rolebinder.mapping.text import MAX_FILE_BYTES
-
 from tests.fuzz.mutants import (
     Draw,
     bent_text,

@@ -18,6 +18,7 @@ from typing import Any
 
 from hypothesis import assume, given
 from hypothesis import strategies as st
+
 from rolebinder.domain import reasons
 from rolebinder.errors import EventError
 from rolebinder.intake.events import (
@@ -32,7 +33,6 @@ from rolebinder.intake.events import (
     parse_delivery,
 )
 from rolebinder.intake.readers import MAX_IDS
-
 from tests.fuzz.deliveries import (
     KEYS,
     VALUES,

@@ -25,12 +25,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, assume, given
 from hypothesis import strategies as st
-from rolebinder.entrypoints import config, invocation
-from rolebinder.entrypoints.invocation import Invocation, RetryLaterError, Runtime, runtime_from
-from rolebinder.errors import EventError, MappingError
-from rolebinder.local.fc_context import FunctionMeta, LocalContext
-from rolebinder.mapping.model import parse_mapping
-from rolebinder.output.journal import Journal
 
 from fakecloud import (
     DEFAULT_ACCESS_KEY_ID,
@@ -41,6 +35,12 @@ from fakecloud import (
     load_seed_file,
 )
 from functions.instance_events import index as instance_events
+from rolebinder.entrypoints import config, invocation
+from rolebinder.entrypoints.invocation import Invocation, RetryLaterError, Runtime, runtime_from
+from rolebinder.errors import EventError, MappingError
+from rolebinder.local.fc_context import FunctionMeta, LocalContext
+from rolebinder.mapping.model import parse_mapping
+from rolebinder.output.journal import Journal
 from tests.fuzz import deliveries, known, mappings
 from tests.fuzz.harness import HANDLER, fuzz
 

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+
 from rolebinder.errors import MappingError, Problem
 from rolebinder.mapping.model import (
     DETACH,
@@ -34,7 +35,6 @@ from rolebinder.mapping.model import (
 from rolebinder.mapping.model import mapping_from_document as from_document
 from rolebinder.mapping.schema import MAX_PROBLEMS
 from rolebinder.mapping.text import MAX_FILE_BYTES
-
 from tests.fuzz.harness import MAPPING, fuzz, timed
 from tests.fuzz.mappings import (
     SOURCES,

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rolebinder.entrypoints.invocation import RetryLaterError
 
 from fakecloud import FakeCloud
+from rolebinder.entrypoints.invocation import RetryLaterError
 from tests.functional.conftest import (  # noqa: F401 - fixtures, re-exported for this directory
     Run,
     engine_for,

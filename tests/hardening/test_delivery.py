@@ -26,13 +26,14 @@ from typing import Any
 import pytest
 from aliyunsdkcore.client import AcsClient
 from aliyunsdkecs.request.v20140526.TagResourcesRequest import TagResourcesRequest
+
+from fakecloud import FakeCloud, FakeCloudServer
 from rolebinder.domain.ownership import MARKER_KEY
 from rolebinder.entrypoints import invocation
 from rolebinder.entrypoints.invocation import Invocation
+from rolebinder.intake.events import API_CALLS
 from rolebinder.local.bus import LocalBus, rules_from_template
 from rolebinder.output.journal import Journal
-
-from fakecloud import FakeCloud, FakeCloudServer
 from tests.functional.conftest import (
     ACCOUNT,
     ROLES,
@@ -81,8 +82,9 @@ MAPPING_REPLACE = {
 }
 
 
-INSTANCE_CALLS = frozenset({"RunInstances", "CreateInstance"})
-TAG_CALLS = frozenset({"TagResources", "UntagResources", "AddTags", "RemoveTags"})
+# The API calls each handler acts on, from the event-source registry.
+INSTANCE_CALLS = frozenset(n for n, s in API_CALLS.items() if s.function == "instance_events")
+TAG_CALLS = frozenset(n for n, s in API_CALLS.items() if s.function == "tag_events")
 
 
 def route(event: dict[str, Any]) -> str | None:

@@ -23,11 +23,11 @@ from aliyunsdkcore.acs_exception.exceptions import ServerException
 from aliyunsdkecs.request.v20140526.AttachInstanceRamRoleRequest import AttachInstanceRamRoleRequest
 from aliyunsdkecs.request.v20140526.DetachInstanceRamRoleRequest import DetachInstanceRamRoleRequest
 from aliyunsdkram.request.v20150501.GetRoleRequest import GetRoleRequest
+
+from fakecloud import FakeCloud, FakeCloudServer
 from rolebinder.cli import main as rolebinder
 from rolebinder.mapping.model import mapping_from_document
 from rolebinder.mapping.permissions import policy_document
-
-from fakecloud import FakeCloud, FakeCloudServer
 from tests.functional.conftest import (
     ACCOUNT,
     EXAMPLE_MAPPING,

@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 from aliyunsdkcore.client import AcsClient
-from rolebinder.entrypoints.invocation import RetryLaterError
 
 from fakecloud import FakeCloud
 from fakecloud.faults import FaultPlan
+from rolebinder.entrypoints.invocation import RetryLaterError
 from tests.functional.conftest import (
     attached_once,
     run_instances,

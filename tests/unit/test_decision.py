@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from rolebinder.domain import reasons
 from rolebinder.domain.decision import Action, Decision, decide, evaluate
 from rolebinder.domain.instance import CLASSIC, VPC, Instance

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from rolebinder.domain import reasons
 from rolebinder.errors import EventError, InputError
 from rolebinder.intake.events import (

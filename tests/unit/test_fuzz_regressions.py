@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import pytest
+
 from rolebinder.errors import EventError, MappingError
 from rolebinder.intake.events import (
     IgnoredEvent,

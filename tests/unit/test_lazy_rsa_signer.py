@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import aliyunsdkcore
+
 from rolebinder.aliyun import lazy_rsa_signer
 
 ORIGINAL = Path(aliyunsdkcore.__file__).parent / "auth" / "algorithm" / "sha_hmac256.py"

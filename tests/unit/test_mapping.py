@@ -16,6 +16,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
+
 from rolebinder.errors import MappingError, Problem
 from rolebinder.mapping.model import (
     RoleMapping,
@@ -26,7 +27,6 @@ from rolebinder.mapping.model import (
     parse_mapping,
 )
 from rolebinder.mapping.schema import SCHEMA_PATH
-
 from tests.support import make_unreadable
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+
 from rolebinder.errors import MappingError
 from rolebinder.mapping.compiled import canonical, compile_mapping, load, load_compiled
 from rolebinder.mapping.model import load_mapping
-
 from tests.support import ROOT
 
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from rolebinder.aliyun.pacing import EASE, FLOOR, MIN_RATE, Pacer
 from rolebinder.entrypoints.config import Settings, parse_rates
 from rolebinder.errors import InputError

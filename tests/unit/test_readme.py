@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 from rolebinder.mapping.model import load_mapping, parse_mapping
-
 from tests.support import ROOT
 
 
