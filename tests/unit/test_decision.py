@@ -19,6 +19,7 @@ from rolebinder.mapping.model import (
     mapping_from_document,
     parse_mapping,
 )
+from rolebinder.mapping.scopes import SCOPES
 
 # Reader and Pay are managed (the allow-list); Admin never is.
 MAPPING = parse_mapping(
@@ -343,7 +344,7 @@ def hand_made(
     no_match: str = "keep",
 ) -> RoleMapping:
     """A RoleMapping built without the loader: one rule matching any instance with tag `a`."""
-    rule = Rule("r", 0, (TagCondition("a", None),), None, None, None, role, None)
+    rule = Rule("r", 0, (TagCondition("a", None),), (), role, None)
     return RoleMapping(1, roles, (rule,), existing, no_match)
 
 
@@ -392,9 +393,11 @@ rules = st.builds(
     name=st.sampled_from(["a", "b", "c"]),
     priority=st.integers(-2, 2),
     tags=st.lists(conditions, max_size=3).map(tuple),
-    regions=scopes,
-    vpc_ids=scopes,
-    resource_group_ids=scopes,
+    scopes=st.tuples(*(scopes for _ in SCOPES)).map(
+        lambda drawn: tuple(
+            (s.key, ids) for s, ids in zip(SCOPES, drawn, strict=True) if ids is not None
+        )
+    ),
     role=st.none() | st.sampled_from(ROLES),
     role_from_tag=st.none() | st.sampled_from(KEYS),
 )

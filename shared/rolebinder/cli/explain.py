@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from typing import Any
 
 from rich.table import Table
@@ -18,12 +17,13 @@ from rolebinder.cli import EXIT_FAILED, EXIT_OK
 from rolebinder.cli.options import add_fleet_options, as_json, gateways, open_runtime
 from rolebinder.cli.options import console as session_console
 from rolebinder.cli.text import cell, markup_safe
+from rolebinder.domain import ids
 from rolebinder.domain.decision import Action, Decision, Evaluation, decide, evaluate
 from rolebinder.domain.instance import Instance
 from rolebinder.domain.ownership import same_role
 from rolebinder.errors import CloudError, InputError
 
-_INSTANCE_ID = re.compile(r"^i-[A-Za-z0-9]{1,64}$")
+_INSTANCE_ID = ids.matcher(ids.INSTANCE_ID)
 
 
 def register(commands: Any) -> None:
@@ -39,7 +39,7 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not _INSTANCE_ID.match(args.instance_id):
+    if not _INSTANCE_ID.fullmatch(args.instance_id):
         raise InputError(f"{args.instance_id!r} is not an ECS instance id (i-...)")
     runtime = open_runtime(args)
     gates = gateways(args, runtime)

@@ -29,14 +29,15 @@ from typing import Any
 
 from rolebinder.cli import EXIT_FAILED, EXIT_OK
 from rolebinder.deploy import template as tpl
+from rolebinder.domain import ids
 from rolebinder.entrypoints import config
 from rolebinder.errors import InputError, RolebinderError
 
 # FC function names: letters, digits, _ and -, not starting with a digit or -, at most 64.
 _FUNCTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 _SERVICE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")
-_REGION = re.compile(r"^[a-z]{2,}(-[a-z0-9]+)+$")
-_ACCOUNT = re.compile(r"^[0-9]{1,32}$")
+_REGION = ids.matcher(ids.REGION)
+_ACCOUNT = ids.matcher(ids.ACCOUNT_ID)
 MAX_SYNC_PAYLOAD = 32 * 1024 * 1024  # FC: synchronous invocation payload limit
 MAX_ASYNC_PAYLOAD = 128 * 1024  # FC: asynchronous invocation payload limit
 FC3, FC2 = "fc3", "fc2"
@@ -111,9 +112,9 @@ def run(args: argparse.Namespace) -> int:
 
 def prepare(args: argparse.Namespace) -> Invocation:
     """Every check that needs no request: InputError (exit 2) for the first that fails."""
-    if not _REGION.match(args.region):
+    if not _REGION.fullmatch(args.region):
         raise InputError(f"--region {args.region!r} is not a region id like cn-hangzhou")
-    if not _ACCOUNT.match(args.account_id):
+    if not _ACCOUNT.fullmatch(args.account_id):
         raise InputError(f"--account-id {args.account_id!r} is not an account id (digits only)")
     service, function = _target(args)
     payload = read_event(args.event_file, MAX_ASYNC_PAYLOAD if args.async_ else MAX_SYNC_PAYLOAD)

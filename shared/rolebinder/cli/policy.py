@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from typing import Any
 
 from rolebinder.cli import EXIT_OK
 from rolebinder.cli.options import add_mapping_option, open_runtime
+from rolebinder.domain import ids
 from rolebinder.entrypoints import config
 from rolebinder.errors import InputError
 from rolebinder.mapping.permissions import guard_policy, policy_document
 
-_ACCOUNT = re.compile(r"^[0-9]{1,32}$")
+_ACCOUNT = ids.matcher(ids.ACCOUNT_ID)
 
 
 def register(commands: Any) -> None:
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         return _print_ros(args)
     if args.account_id is None:
         raise InputError("--account-id is required (or use --ros for the template's form)")
-    if not _ACCOUNT.match(args.account_id):
+    if not _ACCOUNT.fullmatch(args.account_id):
         raise InputError(f"--account-id {args.account_id!r} is not an account id (digits only)")
     runtime = open_runtime(args)
     regions = _regions(args) or runtime.settings.regions

@@ -22,6 +22,7 @@ from rolebinder.mapping.model import (
     Rule,
     TagCondition,
 )
+from rolebinder.mapping.scopes import SCOPES
 
 
 class Action(str, Enum):
@@ -151,11 +152,11 @@ def _first_miss(rule: Rule, instance: Instance) -> str | None:
             return miss
     if rule.role_from_tag is not None and rule.role_from_tag not in instance.tags:
         return f"tag {rule.role_from_tag} (role_from_tag) is missing"
-    return (
-        _scope_miss("region", instance.region, rule.regions)
-        or _scope_miss("VPC", instance.vpc_id, rule.vpc_ids)
-        or _scope_miss("resource group", instance.resource_group_id, rule.resource_group_ids)
-    )
+    for scope in SCOPES:
+        miss = _scope_miss(scope.noun, getattr(instance, scope.attribute), rule.scope(scope.key))
+        if miss is not None:
+            return miss
+    return None
 
 
 def _tag_miss(condition: TagCondition, instance: Instance) -> str | None:

@@ -7,10 +7,10 @@ build settings without touching the process environment.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from rolebinder.domain import ids
 from rolebinder.errors import InputError
 
 # The tag-to-role mapping file (YAML or JSON). Required by the handlers.
@@ -58,7 +58,7 @@ DEFAULT_SETTLED_SECONDS = 60.0
 # Used when no FC context gives a timeout (CLI, local runs).
 DEFAULT_BUDGET_SECONDS = 120.0
 
-_REGION = re.compile(r"[a-z]{2,4}(-[a-z0-9]+){1,5}")
+_REGION = ids.matcher(ids.REGION)
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from rolebinder.domain import ids
 from rolebinder.errors import EventError
 
 JsonObject = dict[str, Any]
@@ -24,12 +25,12 @@ MAX_IDS = 1000
 # The cap keeps a forged 50,000-character id from being copied into every outcome line.
 MAX_LABEL = 128
 
-_INSTANCE_ID = re.compile(r"i-[A-Za-z0-9]{1,64}")
-_REGION = re.compile(r"[a-z]{2,}-[a-z0-9-]+")
+_INSTANCE_ID = ids.matcher(ids.INSTANCE_ID)
+_REGION = ids.matcher(ids.REGION)
 # The longest region id (cn-shanghai-finance-1) has 21 characters. The bound matters: the engine
 # builds an SDK client for each region it is given, and a warm container keeps them all.
 _REGION_LIMIT = 64
-_ACCOUNT = re.compile(r"[0-9]{1,32}")
+_ACCOUNT = ids.matcher(ids.ACCOUNT_ID)
 # Events write `acs:ecs:<region>:<uid>:instance/<id>`; the Tag service writes the same with an
 # `arn:` prefix and may use `*` for region and account. DOTALL so a newline cannot hide.
 _ARN = re.compile(r"(?:arn:)?acs:([^:]*):[^:]*:[^:]*:([^/:]+)/(.*)", re.DOTALL)

@@ -21,6 +21,7 @@ from rolebinder.errors import MappingError, Problem
 from rolebinder.mapping import scoped_policy
 from rolebinder.mapping.schema import Found, format_problems, names, schema_problems, show
 from rolebinder.mapping.scoped_policy import compact
+from rolebinder.mapping.scopes import SCOPES
 from rolebinder.mapping.text import parse_text, read_text
 
 KEEP = "keep"
@@ -48,9 +49,9 @@ class Rule:
     name: str
     priority: int
     tags: tuple[TagCondition, ...]
-    regions: frozenset[str] | None
-    vpc_ids: frozenset[str] | None
-    resource_group_ids: frozenset[str] | None
+    # (scope key, ids) for each scope of rolebinder.mapping.scopes the rule names, in SCOPES
+    # order; a scope it does not name is unrestricted.
+    scopes: tuple[tuple[str, frozenset[str]], ...]
     role: str | None
     role_from_tag: str | None
     # The roles a role_from_tag rule's tag may choose (None for a fixed-role rule): a tag is
@@ -60,6 +61,10 @@ class Rule:
     # Compact JSON of the RAM policy narrowing the instance's credentials (AttachInstanceRamRole
     # `Policy`); None: the role's full permissions.
     policy: str | None = None
+
+    def scope(self, key: str) -> frozenset[str] | None:
+        """The ids the rule's `key` scope allows; None when it does not name that scope."""
+        return dict(self.scopes).get(key)
 
     def may_grant(self, role: object) -> bool:
         """Whether this rule may lead to `role`: its fixed role, or one of its allowed_roles."""
@@ -160,9 +165,7 @@ def _build_rule(raw: dict[str, Any]) -> Rule:
         name=raw["name"],
         priority=int(raw.get("priority", 0)),  # int(): JSON Schema counts 100.0 as an integer
         tags=tuple(_condition(key, match) for key, match in when.get("tags", {}).items()),
-        regions=_scope(when, "regions"),
-        vpc_ids=_scope(when, "vpc_ids"),
-        resource_group_ids=_scope(when, "resource_group_ids"),
+        scopes=tuple((s.key, frozenset(when[s.key])) for s in SCOPES if s.key in when),
         role=raw.get("role"),
         role_from_tag=raw.get("role_from_tag"),
         allowed_roles=frozenset(raw["allowed_roles"]) if "allowed_roles" in raw else None,
@@ -175,10 +178,6 @@ def _condition(key: str, match: str | list[str]) -> TagCondition:
     if isinstance(match, str):
         return TagCondition(key, None if match == ANY_VALUE else (match,))
     return TagCondition(key, tuple(match))
-
-
-def _scope(when: dict[str, Any], field: str) -> frozenset[str] | None:
-    return frozenset(when[field]) if field in when else None
 
 
 def _semantic_problems(mapping: RoleMapping) -> list[Found]:
@@ -262,7 +261,7 @@ def _certain_conflicts(mapping: RoleMapping) -> Iterator[Found]:
         tags = frozenset(
             (c.key, None if c.values is None else frozenset(c.values)) for c in rule.tags
         )
-        key = (rule.priority, tags, rule.regions, rule.vpc_ids, rule.resource_group_ids)
+        key = (rule.priority, tags, rule.scopes)
         other = first.setdefault(key, index)
         if other != index and mapping.rules[other].role != rule.role:
             text = (

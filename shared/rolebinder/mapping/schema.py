@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rolebinder.errors import Problem
+from rolebinder.mapping.scopes import when_schema
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
@@ -79,11 +80,18 @@ def _shape_problem(document: object) -> str | None:
 
 
 @functools.lru_cache(maxsize=1)
+def load_schema() -> dict[str, Any]:
+    """The mapping's JSON Schema: the file, with the scopes of rolebinder.mapping.scopes."""
+    with open(SCHEMA_PATH, encoding="utf-8") as handle:
+        schema = json.load(handle)
+    schema["$defs"]["when"] = when_schema(schema["$defs"]["when"])
+    return schema
+
+
 def _validator() -> Any:
     import jsonschema  # noqa: PLC0415 - lazy: see the module docstring
 
-    with open(SCHEMA_PATH, encoding="utf-8") as handle:
-        schema = json.load(handle)
+    schema = load_schema()
     keywords = {"pattern": _ecma_pattern, "uniqueItems": _unique_strings}
     return jsonschema.validators.extend(jsonschema.Draft202012Validator, keywords)(schema)
 
