@@ -7,6 +7,7 @@ malformed file, an invalid mapping), reported on one line on stderr before any A
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -23,33 +24,42 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> Parser:
+# Each command and the module of rolebinder.cli that registers it. Only the module of the
+# command being run is imported (local and fake-cloud import the whole fake cloud, invoke the
+# FC SDKs); `rolebinder --help` and a mistyped command import them all, to list every command.
+COMMANDS = {
+    "local": "local",
+    "fake-cloud": "fake_cloud",
+    "validate-mapping": "validate",
+    "replay": "replay",
+    "plan": "plan_apply",
+    "apply": "plan_apply",
+    "explain": "explain",
+    "adopt": "adopt",
+    "policy": "policy",
+    "build": "build",
+    "invoke": "invoke",
+}
+
+
+def build_parser(argv: Sequence[str] | None = None) -> Parser:
+    """The parser of every command, or of only the one `argv` names."""
     parser = Parser(prog="rolebinder", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in _command_modules():
+    for module in _command_modules(argv):
         module.register(commands)
     return parser
 
 
-def _command_modules() -> list[Any]:
-    from rolebinder.cli import (  # noqa: PLC0415 - keep --help fast
-        adopt,
-        build,
-        explain,
-        fake_cloud,
-        invoke,
-        local,
-        plan_apply,
-        policy,
-        replay,
-        validate,
-    )
-
-    return [local, fake_cloud, validate, replay, plan_apply, explain, adopt, policy, build, invoke]
+def _command_modules(argv: Sequence[str] | None) -> list[Any]:
+    chosen = argv[0] if argv else None
+    names = [COMMANDS[chosen]] if chosen in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
+    return [importlib.import_module(f"rolebinder.cli.{name}") for name in names]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         return int(args.run(args))
     except InputError as error:

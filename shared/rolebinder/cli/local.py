@@ -15,14 +15,16 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rolebinder.cli import EXIT_FAILED, EXIT_OK
 from rolebinder.deploy.checkout import ROOT, TEMPLATE
 from rolebinder.entrypoints import config
 from rolebinder.errors import InputError
-from rolebinder.local.bus import LocalBus, rules_from_template
 from rolebinder.mapping.model import load_mapping
+
+if TYPE_CHECKING:
+    from rolebinder.local.bus import LocalBus
 
 DEFAULT_MAPPING = ROOT / "examples" / "mapping.yaml"
 ACCOUNT_ID = "1234567890123456"
@@ -64,7 +66,9 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fakecloud import FakeCloudServer  # noqa: PLC0415 - a development dependency
+    # Local mode is the fake: imported here, so no other command pays for it.
+    from fakecloud import FakeCloudServer  # noqa: PLC0415
+    from rolebinder.local.bus import LocalBus, rules_from_template  # noqa: PLC0415
 
     mapping_path = _mapping_path(args)
     load_mapping(mapping_path)  # invalid mapping: exit 2 before anything starts

@@ -1,4 +1,4 @@
-"""The single wiring point: SDK clients and gateways from the environment and the FC context.
+"""Wiring: SDK clients, gateways and the engine, from the parsed settings and the FC context.
 
 Credentials come from ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET / _SECURITY_TOKEN (FC 3.0, and
 python3.12 where `context.credentials` is gone) or from `context.credentials` (python3.10).
