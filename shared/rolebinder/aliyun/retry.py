@@ -44,9 +44,6 @@ class Deadline:
     def remaining(self) -> float:
         return max(0.0, self._end - self._clock())
 
-    def expired(self) -> bool:
-        return self.remaining() <= 0
-
 
 def retry_transient(
     attempt: Callable[[], T],

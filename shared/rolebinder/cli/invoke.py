@@ -67,7 +67,7 @@ def register(commands: Any) -> None:
 
 
 @dataclass(frozen=True)
-class Invocation:
+class InvokeRequest:
     """One validated request: where, what, and with which credentials."""
 
     endpoint: str
@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def prepare(args: argparse.Namespace) -> Invocation:
+def prepare(args: argparse.Namespace) -> InvokeRequest:
     """Every check that needs no request: InputError (exit 2) for the first that fails."""
     if not _REGION.fullmatch(args.region):
         raise InputError(f"--region {args.region!r} is not a region id like cn-hangzhou")
@@ -119,7 +119,7 @@ def prepare(args: argparse.Namespace) -> Invocation:
     service, function = _target(args)
     payload = read_event(args.event_file, MAX_ASYNC_PAYLOAD if args.async_ else MAX_SYNC_PAYLOAD)
     endpoint = f"https://{args.account_id}.{args.region}.fc.aliyuncs.com"
-    return Invocation(endpoint, service, function, payload, args.async_, credentials())
+    return InvokeRequest(endpoint, service, function, payload, args.async_, credentials())
 
 
 def _target(args: argparse.Namespace) -> tuple[str | None, str]:
@@ -183,7 +183,7 @@ def credentials() -> tuple[str, str, str]:
     return key_id, secret, os.environ.get(config.SECURITY_TOKEN, "")
 
 
-def send(invocation: Invocation) -> Reply:
+def send(invocation: InvokeRequest) -> Reply:
     """POST the invocation through the SDK of the API that deployed the function."""
     if invocation.service is None:
         from rolebinder.cli import invoke_fc3  # noqa: PLC0415 - the FC 3.0 SDK is a heavy import
@@ -192,7 +192,7 @@ def send(invocation: Invocation) -> Reply:
     return send_fc2(invocation)
 
 
-def send_fc2(invocation: Invocation) -> Reply:
+def send_fc2(invocation: InvokeRequest) -> Reply:
     """POST the invocation through aliyun-fc2 (its signing, its endpoint layout)."""
     import fc2  # noqa: PLC0415 - a heavy import only this command needs
     from fc2.fc_exceptions import FcError  # noqa: PLC0415
@@ -224,7 +224,7 @@ def send_fc2(invocation: Invocation) -> Reply:
     )
 
 
-def _post(client: Any, invocation: Invocation, headers: dict[str, str]) -> Any:
+def _post(client: Any, invocation: InvokeRequest, headers: dict[str, str]) -> Any:
     # Client.invoke_function sends exactly this request, but on a function error it raises and
     # drops the response headers: the log tail and the request id an operator needs most then.
     # So the same signed request goes through the client's own request path, minus that raise.

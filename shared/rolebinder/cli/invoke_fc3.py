@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 from rolebinder.cli.invoke import InvokeError, Reply
 
 if TYPE_CHECKING:
-    from rolebinder.cli.invoke import Invocation
+    from rolebinder.cli.invoke import InvokeRequest
 
 QUALIFIER = "LATEST"  # what the template's triggers invoke
 TIMEOUT_MS = 900_000  # a synchronous invocation may run as long as the function (15 min cap here)
 
 
-def send(invocation: Invocation) -> Reply:
+def send(invocation: InvokeRequest) -> Reply:
     """POST the invocation through the FC 3.0 SDK; InvokeError when FC refuses or is unreachable."""
     from alibabacloud_fc20230330 import models  # noqa: PLC0415 - only this command needs it
     from Tea.exceptions import TeaException  # noqa: PLC0415
@@ -42,7 +42,7 @@ def send(invocation: Invocation) -> Reply:
     return Reply(response.status_code, error_type, _read(response.body), answer)
 
 
-def _client(invocation: Invocation) -> Any:
+def _client(invocation: InvokeRequest) -> Any:
     from alibabacloud_fc20230330.client import Client  # noqa: PLC0415
     from alibabacloud_tea_openapi import utils_models  # noqa: PLC0415
 

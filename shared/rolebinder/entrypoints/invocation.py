@@ -73,7 +73,6 @@ class Invocation:
         self.runtime = runtime
         self.settings = runtime.settings
         self.context = context
-        self.function = function
         self.env = env
         request_id = getattr(context, "request_id", None) or str(uuid.uuid4())
         self.journal = journal or Journal(function=function, invocation_id=request_id)

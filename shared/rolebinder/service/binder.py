@@ -38,19 +38,19 @@ from rolebinder.domain.outcome import (
 )
 from rolebinder.domain.ownership import MARKER_KEY, same_role
 from rolebinder.errors import CloudError
-from rolebinder.service.markers import ChangeLog, Markers
+from rolebinder.service.markers import ChangeLog, Markers, TagPort
 
 RestorePolicy = tuple[bool, "str | None"]
 
 
-class BindPort(Protocol):
+class BindPort(TagPort, Protocol):
+    """The ECS calls the apply step makes: the markers' tag calls and these."""
+
     def describe_roles(self, instance_ids: Sequence[str]) -> dict[str, str | None]: ...
     def attach_role(
         self, role: str, instance_ids: Sequence[str], policy: str | None = None
     ) -> dict[str, BindResult]: ...
     def detach_role(self, role: str, instance_ids: Sequence[str]) -> dict[str, BindResult]: ...
-    def tag_instances(self, tags: dict[str, str], instance_ids: Sequence[str]) -> set[str]: ...
-    def untag_instances(self, keys: Sequence[str], instance_ids: Sequence[str]) -> set[str]: ...
 
 
 @dataclass(frozen=True)
