@@ -101,16 +101,7 @@ class Invocation:
             self.journal.write(outcome)
             if outcome.reason in _WARNED:
                 self._warn_about(outcome)
-        if engine.breaker.tripped is not None:
-            tripped = engine.breaker.tripped
-            self.journal.warning(
-                reasons.WARNING_CIRCUIT_OPEN,
-                tripped.sentence(),
-                changes=tripped.changes,
-                detaches=tripped.detaches,
-                max_changes=tripped.max_changes,
-                max_detaches=tripped.max_detaches,
-            )
+        self._warn_if_tripped(engine)
         summary = self.journal.summary(
             events=len(triggers),
             dry_run=self.settings.dry_run,
@@ -123,6 +114,20 @@ class Invocation:
                 "Function Compute will deliver the event again"
             )
         return summary
+
+    def _warn_if_tripped(self, engine: Engine) -> None:
+        """The circuit-open warning, when the breaker stopped this run's writes."""
+        tripped = engine.breaker.tripped
+        if tripped is None:
+            return
+        self.journal.warning(
+            reasons.WARNING_CIRCUIT_OPEN,
+            tripped.sentence(),
+            changes=tripped.changes,
+            detaches=tripped.detaches,
+            max_changes=tripped.max_changes,
+            max_detaches=tripped.max_detaches,
+        )
 
     @property
     def account_id(self) -> str | None:
