@@ -232,3 +232,9 @@ class FaultPlan:
                 getattr(self, kind)(**item)
         if "invisible_after_create" in spec:
             self.invisible_after_create(**spec["invisible_after_create"])
+
+
+def pause(seconds: float) -> None:
+    """Sleep for an injected delay (none when zero)."""
+    if seconds > 0:
+        time.sleep(seconds)
