@@ -1,7 +1,7 @@
-"""The one place that sends SDK requests: timeouts, our retry policy, JSON, error translation.
+"""How the gateways send SDK requests: timeouts, our retry policy, JSON, error translation.
 
-Both gateways (`rolebinder.aliyun.ecs`, `rolebinder.aliyun.ram`) send through `Transport`. Reads
-are retried on every
+Both gateways (`rolebinder.aliyun.ecs`, `rolebinder.aliyun.ram`) send through `Transport`; only
+operator tooling (the local demo) calls the SDK otherwise. Reads are retried on every
 transient error. Writes are retried only on throttling, which the service answers before doing
 anything; after a timeout, a dropped connection or a 5xx the write may have happened, so the
 error goes up to the engine, which reads the binding again instead of repeating the write.
