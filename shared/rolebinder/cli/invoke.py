@@ -22,16 +22,16 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from rolebinder.cli import EXIT_FAILED, EXIT_OK
+from rolebinder.cli.invoke_request import InvokeError, InvokeRequest, Reply
 from rolebinder.deploy import template as tpl
 from rolebinder.domain import ids
 from rolebinder.entrypoints import config
-from rolebinder.errors import InputError, RolebinderError
+from rolebinder.errors import InputError
 
 # FC function names: letters, digits, _ and -, not starting with a digit or -, at most 64.
 _FUNCTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
@@ -64,28 +64,6 @@ def register(commands: Any) -> None:
         "--template", type=Path, default=tpl.DEFAULT_TEMPLATE, help=argparse.SUPPRESS
     )
     parser.set_defaults(run=run)
-
-
-@dataclass(frozen=True)
-class InvokeRequest:
-    """One validated request: where, what, and with which credentials."""
-
-    endpoint: str
-    service: str | None  # FC 2.0 only
-    function: str
-    payload: bytes
-    asynchronous: bool
-    credentials: tuple[str, str, str]
-
-
-@dataclass(frozen=True)
-class Reply:
-    """What FC answered: status, the function's error type if any, body and headers."""
-
-    status: int
-    error_type: str
-    body: bytes
-    headers: Mapping[str, str]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -244,10 +222,6 @@ def _quiet_fc2() -> Iterator[None]:
         yield
     finally:
         logging.disable(previous)
-
-
-class InvokeError(RolebinderError):
-    """FC refused or could not take the invocation (exit 1: the input itself was usable)."""
 
 
 def _api_error(error: Any) -> str:

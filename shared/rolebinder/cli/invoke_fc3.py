@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rolebinder.cli.invoke import InvokeError, Reply
+from rolebinder.cli.invoke_request import InvokeError, Reply
 
 if TYPE_CHECKING:
-    from rolebinder.cli.invoke import InvokeRequest
+    from rolebinder.cli.invoke_request import InvokeRequest
 
 QUALIFIER = "LATEST"  # what the template's triggers invoke
 TIMEOUT_MS = 900_000  # a synchronous invocation may run as long as the function (15 min cap here)
