@@ -59,31 +59,24 @@ class EngineOptions:
     allow_changes: int | None = None
 
 
+@dataclass(eq=False)
 class Engine:
     """Runs the binding for one invocation (one deadline) over ports to ECS and RAM."""
 
-    def __init__(
-        self,
-        mapping: RoleMapping,
-        ecs_for: Callable[[str], EcsPort],
-        ram: RamPort,
-        roles: RoleCache,
-        deadline: Deadline,
-        options: EngineOptions | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        settled: SettledCache | None = None,
-    ) -> None:
-        self.settled = settled
-        self.mapping = mapping
-        self.ecs_for = ecs_for
-        self.ram = ram
-        self.roles = roles
-        self.deadline = deadline
-        self.options = options or EngineOptions()
-        self.sleep = sleep
+    mapping: RoleMapping
+    ecs_for: Callable[[str], EcsPort]
+    ram: RamPort
+    roles: RoleCache
+    deadline: Deadline
+    options: EngineOptions | None = None
+    sleep: Callable[[float], None] = time.sleep
+    settled: SettledCache | None = None
+
+    def __post_init__(self) -> None:
+        self.options = self.options or EngineOptions()
         self.now = self.options.clock()
-        self.breaker = Breaker(mapping.limits, self.options.allow_changes)
-        self.planner = Planner(mapping, self.now, self.options.dry_run)
+        self.breaker = Breaker(self.mapping.limits, self.options.allow_changes)
+        self.planner = Planner(self.mapping, self.now, self.options.dry_run)
 
     # -- entry points ---------------------------------------------------------------------------
 
