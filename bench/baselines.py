@@ -111,9 +111,9 @@ def _rolebinder(world: World, ids: list[str]) -> None:
 
 
 def _per_instance(world: World, ids: list[str]) -> None:
-    from shared.decision import Action, decide  # noqa: PLC0415 - the same mapping semantics
-    from shared.instance import Instance  # noqa: PLC0415
-    from shared.mapping import load_mapping  # noqa: PLC0415
+    from rolebinder.domain.decision import Action, decide  # noqa: PLC0415 - the same mapping semantics
+    from rolebinder.domain.instance import Instance  # noqa: PLC0415
+    from rolebinder.mapping.model import load_mapping  # noqa: PLC0415
 
     mapping, client = load_mapping(MAPPING), world.client()
     for ident in ids:

@@ -1,7 +1,7 @@
 """Burst: a thousand instances launched at once in local mode, under per-action rate limits.
 
 The local-mode pieces run in this process: the fake cloud on the real clock, its HTTP server, and
-`shared.cli.localbus.LocalBus` routing the fake's events to the three handlers with the
+`rolebinder.local.bus.LocalBus` routing the fake's events to the three handlers with the
 EventBridge rules of template.yml (FC-like async delivery: 8 workers, 3 retries, a dead-letter
 list). Ten RunInstances calls of 100 (half Payments, half AppReader) go through the SDK; the
 fake emits a Created event per instance, an ActionTrail record per call, then Starting and
@@ -51,7 +51,7 @@ def run(options: Options) -> list[Row]:
 def rules() -> tuple[list[Any], str]:
     """The EventBridge triggers of template.yml, or the same rules inline when it is missing."""
     from fakecloud.eventbridge import Rule  # noqa: PLC0415
-    from shared.cli.localbus import rules_from_template  # noqa: PLC0415
+    from rolebinder.local.bus import rules_from_template  # noqa: PLC0415
 
     if TEMPLATE.exists():
         return rules_from_template(TEMPLATE), "template.yml"
@@ -77,7 +77,7 @@ def rules() -> tuple[list[Any], str]:
 
 
 def _burst(world: World, batches: int, amount: int, timeout: float, drain: float) -> dict[str, Any]:
-    from shared.cli.localbus import LocalBus  # noqa: PLC0415
+    from rolebinder.local.bus import LocalBus  # noqa: PLC0415
 
     round_trip = world.round_trip()
     routing, source = rules()

@@ -89,7 +89,7 @@ def _creation(world: World, client: Any) -> Row:
 
 
 def _cold_creation(world: World, client: Any) -> dict[str, int]:
-    from shared import invocation  # noqa: PLC0415
+    from rolebinder.entrypoints import invocation  # noqa: PLC0415
 
     invocation.container_runtime.cache_clear()
     mark = world.event_mark()

@@ -40,10 +40,11 @@ RUNTIME_ROOTS = (
     "jsonschema",
     "PyYAML",
 )
-# The SDK modules the gateways use, imported as rolebinder imports them: after shared.sdkpatch
-# (installed by `import shared`), which keeps cryptography out (the package ships without it).
+# The SDK modules the gateways use, imported as rolebinder imports them: after
+# rolebinder.aliyun.lazy_rsa_signer
+# (installed by `import rolebinder`), which keeps cryptography out (the package ships without it).
 SDK_FLOOR = (
-    "shared",
+    "rolebinder",
     "aliyunsdkcore.client",
     "aliyunsdkecs.request.v20140526.DescribeInstancesRequest",
     "aliyunsdkecs.request.v20140526.DescribeInstanceRamRoleRequest",
@@ -51,7 +52,7 @@ SDK_FLOOR = (
     "aliyunsdkecs.request.v20140526.DetachInstanceRamRoleRequest",
     "aliyunsdkram.request.v20150501.GetRoleRequest",
 )
-_CLI = "import sys\nfrom shared.cli import main\nsys.exit(main())"
+_CLI = "import sys\nfrom rolebinder.cli import main\nsys.exit(main())"
 _TIMED = (
     "import sys, time\n"
     "started = time.perf_counter()\n"
@@ -125,7 +126,7 @@ def _setup_row(built: Path | None, runs: int) -> Row:
 
 def _setup_ms(statement: str, where: Path, built: Path | None, mapping: Path, runs: int) -> float:
     timed = (
-        f"{statement}\nimport os, time\nfrom shared import invocation\n"
+        f"{statement}\nimport os, time\nfrom rolebinder.entrypoints import invocation\n"
         f"os.environ.update(ROLEBINDER_MAPPING={str(mapping)!r}, FC_REGION='cn-hangzhou')\n"
         "started = time.perf_counter()\ninvocation.runtime_from(os.environ)\n"
         "print((time.perf_counter() - started) * 1000)\n"
@@ -237,7 +238,7 @@ def _build(out: Path, local: bool) -> Path | None:
     local: --local-deps for this interpreter (runs here, with bytecode: for import timing);
     otherwise FC's platform and Python (the real package: for its size).
     """
-    if not (ROOT / "shared" / "cli" / "build.py").exists():
+    if not (ROOT / "shared" / "rolebinder" / "cli" / "build.py").exists():
         log("coldstart: no `rolebinder build` yet: timing imports from the repository")
         return None
     # `rolebinder build`, imported from this checkout (cwd), not from wherever it is installed.
@@ -332,9 +333,12 @@ def _dist_files(dist: metadata.Distribution) -> Iterator[tuple[Path, str]]:
 
 
 def _our_files() -> Iterator[tuple[Path, str]]:
-    for located in sorted((ROOT / "shared").rglob("*")):
-        if located.is_file() and "__pycache__" not in located.parts and "/cli/" not in str(located):
-            yield located, str(located.relative_to(ROOT))
+    package = ROOT / "shared" / "rolebinder"
+    for located in sorted(package.rglob("*")):
+        relative = located.relative_to(package.parent)
+        tooling = relative.parts[1] in ("cli", "local", "deploy")
+        if located.is_file() and "__pycache__" not in located.parts and not tooling:
+            yield located, relative.as_posix()
     yield ROOT / "functions" / "instance_events" / "index.py", "index.py"
     yield MAPPING, "mapping.yaml"
 
@@ -361,7 +365,7 @@ def _zip_parts(path: Path) -> dict[str, int]:
     return dict(sorted(parts.items(), key=lambda kv: -kv[1]))
 
 
-_OURS = ("shared", "index.py", "mapping.yaml", "build-info.json")
+_OURS = ("rolebinder", "index.py", "mapping.yaml", "build-info.json")
 _RENAMED = {"_cffi_backend": "cffi", "_yaml": "yaml", "attr": "attrs"}
 
 

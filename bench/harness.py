@@ -7,7 +7,8 @@
   ROLEBINDER_* environment pointed at the fake, a cold container (`container_runtime`
   cleared), `functions.<name>.index.handler(event_bytes, LocalContext(...))`.
 - `ApiTimer`: wall time spent inside `AcsClient.do_action_with_exception`, which is where the
-  gateways (`shared.gateway.Transport`) wait on the API; wrapped from outside, no hook needed.
+  gateways (`rolebinder.aliyun.transport.Transport`) wait on the API; wrapped from outside, no hook
+  needed.
 """
 
 from __future__ import annotations
@@ -328,7 +329,7 @@ def handler_values(url: str, mapping: Path = MAPPING) -> dict[str, str]:
 @contextlib.contextmanager
 def handler_env(url: str, **overrides: str) -> Iterator[None]:
     """Set the handlers' environment and start from a cold container; restore both after."""
-    from shared import invocation  # noqa: PLC0415 - imported where the handlers are run
+    from rolebinder.entrypoints import invocation  # noqa: PLC0415 - imported where the handlers are run
 
     saved = {name: os.environ.get(name) for name in (*_SET, *_UNSET, *overrides)}
     os.environ.update({**handler_values(url), **overrides})
@@ -352,7 +353,7 @@ def handler(function: str) -> Callable[[bytes, Any], dict[str, Any]]:
 
 
 def context(function: str, timeout: int = 600) -> Any:
-    from shared.cli.context import FunctionMeta, LocalContext  # noqa: PLC0415
+    from rolebinder.local.fc_context import FunctionMeta, LocalContext  # noqa: PLC0415
 
     return LocalContext(REGION, ACCOUNT, FunctionMeta(function, timeout=timeout))
 

@@ -1,4 +1,5 @@
-"""The fake cloud's root: accounts, regions, credentials, and the request pipeline.
+"""The fake cloud's root: accounts, regions, credentials, and the request pipeline (the wire
+protocol is in `protocol`, authorisation in `authorizer`, the ActionTrail record in `trail`).
 
 One request goes: route (Version + Action) -> authenticate -> faults -> backend (under one lock)
 -> ActionTrail record -> call log. Events produced while the lock is held are published after it
@@ -7,89 +8,36 @@ is released, so subscribers may call the API again.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import json
 import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
 
 from fakecloud import ecs_api, ram_api
 from fakecloud.auth import AllowAll, Authenticator, KeyPair, Permissions
+from fakecloud.authorizer import denied, ecs_allowed, require
 from fakecloud.calllog import CallLog
 from fakecloud.clock import ManualClock, RealClock
 from fakecloud.corruption import corrupt
 from fakecloud.ecs import EcsBackend, Instance, Lifecycle
-from fakecloud.emitter import ApiCallFacts, Emitter, Event
+from fakecloud.emitter import Emitter, Event
 from fakecloud.errors import ApiError
-from fakecloud.faults import DropConnection, FaultPlan
+from fakecloud.faults import DropConnection, FaultPlan, pause
 from fakecloud.ids import IdFactory
 from fakecloud.params import Params
-from fakecloud.policy import ListPermissions, Policy, instance_resource, role_resource
+from fakecloud.policy import ListPermissions, Policy, role_resource
+from fakecloud.protocol import ApiRequest, ApiResponse, CallInfo, error_body, parse_params, route
 from fakecloud.ram import RamBackend
+from fakecloud.regions import REGIONS
 from fakecloud.shapes import BIND_CODE, CREATION_EVENTS, Shapes
+from fakecloud.trail import api_call_facts
 
-ECS_VERSION = "2014-05-26"
-RAM_VERSION = "2015-05-01"
 DEFAULT_ACCOUNT_ID = "1234567890123456"
 DEFAULT_ACCESS_KEY_ID = "LTAI5tFakeCloudTestKey"
 DEFAULT_ACCESS_KEY_SECRET = "fake-cloud-test-secret"  # noqa: S105 - a documented test credential
-REGIONS = frozenset(
-    {
-        "cn-hangzhou",
-        "cn-shanghai",
-        "cn-beijing",
-        "cn-shenzhen",
-        "cn-qingdao",
-        "cn-zhangjiakou",
-        "cn-huhehaote",
-        "cn-wulanchabu",
-        "cn-chengdu",
-        "cn-guangzhou",
-        "cn-heyuan",
-        "cn-hongkong",
-        "ap-southeast-1",
-        "ap-southeast-3",
-        "ap-southeast-5",
-        "ap-southeast-6",
-        "ap-southeast-7",
-        "ap-northeast-1",
-        "ap-northeast-2",
-        "ap-south-1",
-        "us-east-1",
-        "us-west-1",
-        "eu-west-1",
-        "eu-central-1",
-        "me-east-1",
-        "me-central-1",
-    }
-)
-_INSTANCE_SCOPED = ("InstanceIds", "InstanceId", "ResourceId")
-_ROLE_SCOPED = frozenset({"AttachInstanceRamRole", "DetachInstanceRamRole"})
-# Actions that set or remove tags, so carry the tag condition keys; the launch calls take Tag.N.
-_TAG_WRITES = frozenset(
-    {"TagResources", "UntagResources", "AddTags", "RemoveTags", "RunInstances", "CreateInstance"}
-)
 _WRITE_ACTIONS = ecs_api.WRITE_ACTIONS | ram_api.WRITE_ACTIONS
-
-
-@dataclass
-class ApiRequest:
-    method: str
-    query: str
-    body: bytes = b""
-    host: str = "127.0.0.1"
-    user_agent: str = ""
-
-
-@dataclass
-class ApiResponse:
-    status: int
-    body: dict[str, Any]
-    raw: bytes | None = None  # when set, the bytes sent instead of `body` (a corrupt answer)
 
 
 @dataclass
@@ -229,15 +177,15 @@ class FakeCloud:
         """Answer one RPC request as the real service would; may raise DropConnection."""
         started = time.monotonic()
         request_id = self.ids.request_id()
-        params = _parse_params(request)
-        call = _CallInfo(params)
+        params = parse_params(request)
+        call = CallInfo(params)
         try:
             body = self._process(request, params, call, request_id)
             response = ApiResponse(200, {"RequestId": request_id, **body})
             if call.corruption is not None:
                 response.raw = corrupt(response.body, *call.corruption)
         except ApiError as error:
-            response = ApiResponse(error.status, _error_body(error, request_id, call.product))
+            response = ApiResponse(error.status, error_body(error, request_id, call.product))
         except DropConnection:
             self._log(call, params, 0, "ConnectionDropped", request_id, started)
             raise
@@ -245,13 +193,13 @@ class FakeCloud:
         return response
 
     def _process(
-        self, request: ApiRequest, params: dict[str, str], call: _CallInfo, request_id: str
+        self, request: ApiRequest, params: dict[str, str], call: CallInfo, request_id: str
     ) -> dict[str, Any]:
-        call.product, action = _route(params)
+        call.product, action = route(params)
         key = self.auth.authenticate(request.method, params)
         call.key = key
         plan = self.faults.before(action)
-        _pause(plan.delay_before)
+        pause(plan.delay_before)
         if plan.drop_before:
             raise DropConnection
         try:
@@ -266,7 +214,7 @@ class FakeCloud:
                 self._trail(action, request, params, call, request_id, body, None)
         finally:
             self.flush_events()
-        _pause(plan.delay_after)
+        pause(plan.delay_after)
         if plan.drop_after:
             raise DropConnection
         call.corruption = plan.corrupt
@@ -277,7 +225,7 @@ class FakeCloud:
         action: str,
         request: ApiRequest,
         params: dict[str, str],
-        call: _CallInfo,
+        call: CallInfo,
         request_id: str,
         body: dict[str, Any],
         error: ApiError | None,
@@ -285,7 +233,9 @@ class FakeCloud:
         """Queue the ActionTrail record of a write call (lock held)."""
         if action not in _WRITE_ACTIONS or call.key is None:
             return
-        facts = self._facts(request, params, call, call.key, request_id, body)
+        facts = api_call_facts(
+            request, params, call.product, call.key, request_id, body, self.clock.now()
+        )
         facts.error = error
         self._pending.append(self.events.api_call(facts))
 
@@ -297,7 +247,7 @@ class FakeCloud:
     def _execute(self, product: str, action: str, key: KeyPair, params: Params) -> dict[str, Any]:
         account_id = key.account_id
         if product == "ram":
-            self._require(
+            require(
                 key,
                 f"ram:{action}",
                 role_resource(account_id, params.get("RoleName") or "*"),
@@ -306,20 +256,8 @@ class FakeCloud:
             return ram_api.ACTIONS[action](ram_api.RamCall(self.ram(account_id), params))
         region = params.require("RegionId")
         backend = self.ecs(region, account_id)
-        if not self._allowed(key, action, region, params):
-            if action == "DescribeInstances":  # documented: an empty list, not an error
-                return {
-                    "TotalCount": 0,
-                    "PageNumber": 1,
-                    "PageSize": 10,
-                    "Instances": {"Instance": []},
-                }
-            raise ApiError(
-                "Forbidden.RAM",
-                "User not authorized to operate on the specified "
-                "resource, or this API doesn't support RAM.",
-                403,
-            )
+        if not ecs_allowed(key, action, region, params):
+            return denied(action)
         call = ecs_api.EcsCall(
             backend,
             params,
@@ -331,59 +269,9 @@ class FakeCloud:
         )
         return ecs_api.ACTIONS[action](call)
 
-    @staticmethod
-    def _allowed(key: KeyPair, action: str, region: str, params: Params) -> bool:
-        ids = _scoped_ids(params) or ["*"]
-        context = _tag_context(action, params)
-        resources = [instance_resource(key.account_id, region, i) for i in ids]
-        if action in _ROLE_SCOPED:
-            # Choice, following the Chinese reference (api-facts.md "Resource-level
-            # authorisation"): Attach and Detach are authorised on the role too.
-            resources.append(role_resource(key.account_id, params.get("RamRoleName") or "*"))
-        return all(key.permissions.allows(f"ecs:{action}", r, context) for r in resources)
-
-    @staticmethod
-    def _require(key: KeyPair, action: str, resource: str, code: str) -> None:
-        if not key.permissions.allows(action, resource):
-            raise ApiError(
-                code,
-                f"You are not authorized to do this action. Resource: {resource} Action: {action}",
-                403,
-            )
-
-    def _facts(
-        self,
-        request: ApiRequest,
-        params: dict[str, str],
-        call: _CallInfo,
-        key: KeyPair,
-        request_id: str,
-        body: dict[str, Any],
-    ) -> ApiCallFacts:
-        identity = {
-            "type": "assumed-role" if key.security_token else "ram-user",
-            "principalId": key.access_key_id,
-            "accountId": key.account_id,
-            "accessKeyId": key.access_key_id,
-            "userName": key.access_key_id,
-        }
-        return ApiCallFacts(
-            action=params["Action"],
-            product=call.product,
-            version=params["Version"],
-            region=params.get("RegionId", ""),
-            account=key.account_id,
-            request_id=request_id,
-            user_agent=request.user_agent,
-            params=params,
-            response={"RequestId": request_id, **body},
-            identity=identity,
-            when=self.clock.now(),
-        )
-
     def _log(
         self,
-        call: _CallInfo,
+        call: CallInfo,
         params: dict[str, str],
         status: int,
         code: str,
@@ -404,83 +292,3 @@ class FakeCloud:
             request_id=request_id,
             duration_ms=(time.monotonic() - started) * 1000,
         )
-
-
-@dataclass
-class _CallInfo:
-    params: dict[str, str]
-    product: str = ""
-    key: KeyPair | None = None
-    corruption: tuple[str, str | None] | None = None
-
-
-def _parse_params(request: ApiRequest) -> dict[str, str]:
-    params = dict(parse_qsl(request.query, keep_blank_values=True))
-    if request.body:
-        params.update(parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True))
-    return params
-
-
-def _route(params: Mapping[str, str]) -> tuple[str, str]:
-    version, action = params.get("Version", ""), params.get("Action", "")
-    for name, value in (("Action", action), ("Version", version)):
-        if not value:
-            raise ApiError(
-                "MissingParameter",
-                f'The input parameter "{name}" that is mandatory for processing this request '
-                "is not supplied.",
-            )
-    products = {ECS_VERSION: ("ecs", ecs_api.ACTIONS), RAM_VERSION: ("ram", ram_api.ACTIONS)}
-    product, actions = products.get(version, ("", {}))
-    if action not in actions:  # documented for both ECS and RAM
-        raise ApiError(
-            "InvalidParameter", 'The specified parameter "Action or Version" is not valid.'
-        )
-    return product, action
-
-
-def _scoped_ids(params: Params) -> list[str]:
-    ids: list[str] = []
-    for name in _INSTANCE_SCOPED:
-        raw = params.get(name)
-        if raw and raw.startswith("["):
-            with contextlib.suppress(ValueError):
-                ids.extend(i for i in json.loads(raw) if isinstance(i, str))
-        elif raw:
-            ids.append(raw)
-    return ids + params.flat_list("ResourceId")
-
-
-def _tag_context(action: str, params: Params) -> dict[str, tuple[str, ...]]:
-    """The tag condition keys of a tag write: the keys it names and the tags it sets."""
-    if action not in _TAG_WRITES:
-        return {}
-    try:
-        pairs = params.flat_pairs("Tag")
-    except ApiError:  # malformed: the action itself answers with the documented error
-        return {}
-    keys = [key for key, _ in pairs] + params.flat_list("TagKey")
-    context: dict[str, tuple[str, ...]] = {"acs:TagKeys": tuple(keys)} if keys else {}
-    context.update({f"acs:RequestTag/{key}": (value,) for key, value in pairs})
-    return context
-
-
-# The product endpoint, as the documented error bodies show it (api-facts 4 and 5), whatever
-# Host header the fake was reached on; an error before routing names ECS, the default product.
-_HOST_IDS = {"ecs": "ecs.aliyuncs.com", "ram": "ram.aliyuncs.com"}
-
-
-def _error_body(error: ApiError, request_id: str, product: str) -> dict[str, Any]:
-    return {
-        "RequestId": request_id,
-        "HostId": _HOST_IDS.get(product, _HOST_IDS["ecs"]),
-        "Code": error.code,
-        "Message": error.message,
-        "Recommend": "https://next.api.aliyun.com/troubleshoot"
-        f"?q={error.code}&product={product.capitalize() or 'Ecs'}",
-    }
-
-
-def _pause(seconds: float) -> None:
-    if seconds > 0:
-        time.sleep(seconds)

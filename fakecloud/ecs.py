@@ -224,18 +224,21 @@ class EcsBackend:
         return next(self._seq)
 
     def start_instance(self, instance_id: str) -> None:
-        instance = self.get_instance(instance_id)
-        if instance.status != STOPPED:
-            raise _incorrect_status()
-        self._set_status(instance, STARTING)
-        self._schedule(self.lifecycle.starting, instance, STARTING, RUNNING)
+        self._transition(instance_id, STOPPED, STARTING, RUNNING, self.lifecycle.starting)
 
-    def stop_instance(self, instance_id: str, force: bool = False) -> None:
+    def stop_instance(self, instance_id: str) -> None:
+        self._transition(instance_id, RUNNING, STOPPING, STOPPED, self.lifecycle.stopping)
+
+    def _transition(
+        self, instance_id: str, start: str, during: str, end: str, delay: float
+    ) -> None:
+        """From `start` to `end` through `during` (`delay` seconds); IncorrectInstanceStatus
+        when the instance is not in `start`."""
         instance = self.get_instance(instance_id)
-        if instance.status != RUNNING:
+        if instance.status != start:
             raise _incorrect_status()
-        self._set_status(instance, STOPPING)
-        self._schedule(self.lifecycle.stopping, instance, STOPPING, STOPPED)
+        self._set_status(instance, during)
+        self._schedule(delay, instance, during, end)
 
     def delete_instance(self, instance_id: str, force: bool = False) -> None:
         instance = self.get_instance(instance_id)

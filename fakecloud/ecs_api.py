@@ -215,7 +215,8 @@ def start_instance(call: EcsCall) -> dict[str, Any]:
 
 
 def stop_instance(call: EcsCall) -> dict[str, Any]:
-    call.backend.stop_instance(call.params.require("InstanceId"), call.params.boolean("ForceStop"))
+    call.params.boolean("ForceStop")  # checked as ECS checks it; the fake stops either way
+    call.backend.stop_instance(call.params.require("InstanceId"))
     return {}
 
 
@@ -250,14 +251,17 @@ def untag_resources(call: EcsCall) -> dict[str, Any]:
 
 
 def add_tags(call: EcsCall) -> dict[str, Any]:
-    p = call.params
-    call.backend.tags.add_tags(_resource_type(p), p.require("ResourceId"), _tags(p))
-    return {}
+    return _one_resource_tags(call, call.backend.tags.add_tags)
 
 
 def remove_tags(call: EcsCall) -> dict[str, Any]:
+    return _one_resource_tags(call, call.backend.tags.remove_tags)
+
+
+def _one_resource_tags(call: EcsCall, write: Callable[[str, str, Any], None]) -> dict[str, Any]:
+    """The older tag APIs: one resource, Tag.N pairs."""
     p = call.params
-    call.backend.tags.remove_tags(_resource_type(p), p.require("ResourceId"), _tags(p))
+    write(_resource_type(p), p.require("ResourceId"), _tags(p))
     return {}
 
 

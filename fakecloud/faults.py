@@ -226,17 +226,15 @@ class FaultPlan:
 
     def configure(self, spec: dict[str, Any]) -> None:
         """Apply a JSON description (admin endpoint, CLI): {"fail": [{...}], ...}."""
-        for item in spec.get("fail", []):
-            self.fail(**item)
-        for item in spec.get("delay", []):
-            self.delay(**item)
-        for item in spec.get("drop", []):
-            self.drop(**item)
-        for item in spec.get("corrupt", []):
-            self.corrupt(**item)
-        for item in spec.get("rate_limit", []):
-            self.rate_limit(**item)
-        for item in spec.get("fail_instances", []):
-            self.fail_instances(**item)
+        # Each list names the method that installs its items, e.g. {"delay": [{...}]}.
+        for kind in ("fail", "delay", "drop", "corrupt", "rate_limit", "fail_instances"):
+            for item in spec.get(kind, []):
+                getattr(self, kind)(**item)
         if "invisible_after_create" in spec:
             self.invisible_after_create(**spec["invisible_after_create"])
+
+
+def pause(seconds: float) -> None:
+    """Sleep for an injected delay (none when zero)."""
+    if seconds > 0:
+        time.sleep(seconds)

@@ -30,9 +30,6 @@ class IdFactory:
     def instance_id(self, region: str) -> str:
         return f"i-{_REGION_PREFIX.get(region, 'rj9')}{self._chars(17)}"
 
-    def prefixed(self, prefix: str, n: int = 21) -> str:
-        return f"{prefix}-{self._chars(n)}"
-
     def request_id(self) -> str:
         hexdigits = self._chars(32, "0123456789ABCDEF")
         parts = (hexdigits[:8], hexdigits[8:12], hexdigits[12:16], hexdigits[16:20], hexdigits[20:])

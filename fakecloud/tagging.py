@@ -10,12 +10,27 @@ call that changes an instance's tags emits one tag-change event for it, with the
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from typing import Any, Protocol
 
 from fakecloud.errors import ApiError
 
-if TYPE_CHECKING:
-    from fakecloud.ecs import EcsBackend, Instance
+
+class TaggedInstance(Protocol):
+    """What tagging needs of an instance: its id and its tags (replaced, never mutated)."""
+
+    instance_id: str
+    tags: dict[str, str]
+
+
+class TagOwner(Protocol):
+    """What tagging needs of the ECS backend that owns it; no import of it, so the backend
+    holds its TagStore and nothing here reaches back."""
+
+    def find_instance(self, instance_id: str) -> Any: ...
+    def iter_instances(self, after_seq: int = 0) -> Iterator[Any]: ...
+    def publish(self, kind: str, instance: Any, details: dict[str, object]) -> None: ...
+
 
 MAX_RESOURCES = 50
 MAX_TAGS_PER_CALL = 20
@@ -27,7 +42,7 @@ _RESERVED_VALUE = re.compile(r"^acs:|https?://", re.IGNORECASE)  # values may st
 class TagStore:
     """Tag operations over the instances of one ECS backend."""
 
-    def __init__(self, backend: EcsBackend) -> None:
+    def __init__(self, backend: TagOwner) -> None:
         self.backend = backend
 
     def check_new(self, tags: list[tuple[str, str]]) -> None:
@@ -118,7 +133,7 @@ class TagStore:
             )
         return [(i.instance_id, k, v) for i in instances for k, v in i.tags.items()]
 
-    def _instances(self, resource_type: str, resource_ids: list[str]) -> list[Instance]:
+    def _instances(self, resource_type: str, resource_ids: list[str]) -> list[TaggedInstance]:
         _check_type(resource_type)
         if not resource_ids:
             raise missing_tag_parameter("ResourceIds.N", "ResourceIds")
@@ -138,7 +153,7 @@ class TagStore:
             )
         return found
 
-    def _apply(self, instance: Instance, new_tags: dict[str, str]) -> None:
+    def _apply(self, instance: TaggedInstance, new_tags: dict[str, str]) -> None:
         changed = sorted(
             k for k in set(instance.tags) | set(new_tags) if instance.tags.get(k) != new_tags.get(k)
         )
@@ -169,5 +184,5 @@ def _removes(tags: list[tuple[str, str]], key: str, value: str) -> bool:
     return any(k == key and (not v or v == value) for k, v in tags)
 
 
-def _has_all(instance: Instance, tags: list[tuple[str, str]]) -> bool:
+def _has_all(instance: TaggedInstance, tags: list[tuple[str, str]]) -> bool:
     return all(k in instance.tags and (not v or instance.tags[k] == v) for k, v in tags)

@@ -13,7 +13,7 @@ import pytest
 from aliyunsdkcore.client import AcsClient
 
 from fakecloud import FakeCloud, FakeCloudServer, ManualClock
-from shared.clients import silence_sdk_logging
+from rolebinder.entrypoints.wiring import silence_sdk_logging
 from tests.support import make_client
 
 pytest_plugins = ["tests.secrets_scan"]
@@ -25,7 +25,8 @@ os.environ["NO_PROXY"] = "127.0.0.1,localhost"
 # The SDK reads these before any credential object it is given; they must never leak in.
 os.environ.pop("ALIYUN_ACCESS_KEY_ID", None)
 os.environ.pop("ALIYUN_ACCESS_KEY_SECRET", None)
-# As in production (shared.clients): the SDK's own error logs would echo signed strings.
+# As in production (rolebinder.entrypoints.wiring): the SDK's own error logs would echo signed
+# strings.
 silence_sdk_logging()
 
 

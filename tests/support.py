@@ -17,6 +17,9 @@ from aliyunsdkcore.request import RpcRequest
 from fakecloud import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, FakeCloudServer
 
 ROOT = Path(__file__).resolve().parent.parent
+# A child process imports `rolebinder` from this checkout (its source root is shared/) and
+# `functions` / `tests` from the root, as the mutation copies need.
+PYTHONPATH = os.pathsep.join((str(ROOT / "shared"), str(ROOT)))
 EVENTS = ROOT / "events"
 REGION = "cn-hangzhou"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.secrets_scan import leaks_in
-from tests.support import ROOT
+from tests.support import PYTHONPATH
 
 INNER = """
 import logging
@@ -43,7 +43,7 @@ def test_a_test_that_leaks_fails(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN a test module run under the same plugin
-    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    monkeypatch.setenv("PYTHONPATH", PYTHONPATH)
     pytester.makeconftest('pytest_plugins = ["tests.secrets_scan"]')
     pytester.makepyfile(INNER)
 

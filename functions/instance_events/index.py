@@ -7,7 +7,7 @@ API and binds the instance RAM role the mapping gives it. One JSON outcome line 
 Environment variables: ROLEBINDER_MAPPING (required), ROLEBINDER_DRY_RUN, ROLEBINDER_ACCOUNT_ID,
 ROLEBINDER_VISIBILITY_WAIT, ROLEBINDER_ROLE_CACHE_SECONDS, ROLEBINDER_API_TIMEOUT,
 ROLEBINDER_ECS_ENDPOINT / _RAM_ENDPOINT; credentials from ALIBABA_CLOUD_* or context.credentials
-(all in shared/config.py).
+(all in shared/rolebinder/entrypoints/config.py).
 
 Errors: malformed or irrelevant events are journaled and return normally; an invalid mapping
 raises; transient API failures left at the deadline raise, so the event is delivered again.
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.invocation import handle
+from rolebinder.entrypoints.invocation import handle
 
 
 def handler(event: bytes, context: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.invocation import handle
+from rolebinder.entrypoints.invocation import handle
 
 
 def handler(event: bytes, context: Any) -> dict[str, Any]:

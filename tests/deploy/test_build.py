@@ -30,9 +30,8 @@ from typing import Any
 import pytest
 
 import fakecloud
-from shared.cli import main
-from shared.cli import template as tpl
-from shared.cli.dependencies import (
+from rolebinder.cli import main
+from rolebinder.cli.dependencies import (
     FROM_PIP,
     FROM_SITE_PACKAGES,
     RUNTIME_REQUIREMENTS,
@@ -42,6 +41,7 @@ from shared.cli.dependencies import (
     strip,
     this_python,
 )
+from rolebinder.deploy import template as tpl
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".rolebinder" / "build-cache"
@@ -178,7 +178,7 @@ def test_one_zip_per_function(built: Built) -> None:
 
 
 @pytest.mark.parametrize("function", tpl.FUNCTION_DIRS)
-def test_a_zip_holds_the_handler_shared_mapping_and_runtime_dependencies(
+def test_a_zip_holds_the_handler_package_mapping_and_runtime_dependencies(
     built: Built, function: str
 ) -> None:
     # GIVEN one package
@@ -192,9 +192,15 @@ def test_a_zip_holds_the_handler_shared_mapping_and_runtime_dependencies(
     assert index == (ROOT / "functions" / function / "index.py").read_bytes()
     assert mapping == MAPPING.read_bytes()
     assert "mapping.compiled.json" in names and info["compiled_mapping"] == "mapping.compiled.json"
-    # AND shared/ is there without the operator tooling, with the mapping schema
-    assert "shared/invocation.py" in names and "shared/schemas/mapping.schema.json" in names
-    assert not [n for n in names if n.startswith("shared/cli/")]
+    # AND the rolebinder package is there, with the mapping schema but without the operator
+    # tooling (cli, local mode, deploy), and nothing named shared/ or functions/
+    assert (
+        "rolebinder/entrypoints/invocation.py" in names
+        and "rolebinder/mapping/schemas/mapping.schema.json" in names
+    )
+    assert not [n for n in names if n.startswith(("rolebinder/cli/", "rolebinder/local/"))]
+    assert not [n for n in names if n.startswith("rolebinder/deploy/")]
+    assert not tops & {"shared", "functions"}
     # AND the runtime dependencies are, operator tooling and test suites are not
     assert set(RUNTIME_MODULES) <= tops
     assert not tops & set(OPERATOR_ONLY)
@@ -217,7 +223,7 @@ def test_binaries_and_bytecode_are_for_the_target_python_only(built: Built, func
     if shipped:
         assert (
             f"__pycache__/index.{tag}.pyc" in names
-            and f"shared/__pycache__/events.{tag}.pyc" in names
+            and f"rolebinder/intake/__pycache__/events.{tag}.pyc" in names
         )
 
 
@@ -231,11 +237,11 @@ def test_runtime_requirements_are_pyprojects() -> None:
 
 IMPORT_CHECK = """
 import json, index
-tooling = ("fakecloud", "functions", "rich", "fc2", "shared.cli")
+tooling = ("fakecloud", "functions", "rich", "fc2", "rolebinder.cli", "rolebinder.local")
 print(json.dumps({
     "callable": callable(index.handler),
     "leaks": sorted(m for m in sys.modules if m in tooling or m.startswith(tooling[:4])
-        or m.startswith("shared.cli.")),
+        or m.startswith(("rolebinder.cli.", "rolebinder.local.", "rolebinder.deploy"))),
     "site": "site" in sys.modules,
     "outside": [p for p in sys.path if "site-packages" in p],
 }))
@@ -266,7 +272,7 @@ def test_shipped_bytecode_is_what_python_loads(built: Built, unpacked: dict[str,
     tag = "cpython-" + built.version.replace(".", "")
     ours = [line for line in done.stderr.splitlines() if str(code_dir) in line]
     loaded = re.findall(r"# code object from '([^']+)'", "\n".join(ours))
-    assert f"{code_dir}/shared/__pycache__/invocation.{tag}.pyc" in loaded
+    assert f"{code_dir}/rolebinder/entrypoints/__pycache__/invocation.{tag}.pyc" in loaded
     assert f"{code_dir}/aliyunsdkcore/__pycache__/client.{tag}.pyc" in loaded
     assert not [line for line in ours if "could not" in line or "wrote" in line]
 
@@ -413,7 +419,7 @@ def test_the_default_python_version_follows_the_template(tmp_path: Path) -> None
     text = tpl.DEFAULT_TEMPLATE.read_text(encoding="utf-8")
     template.write_text(text.replace(f"Runtime: python{RUNTIME}", "Runtime: python3.9"))
     # WHEN the build spec is made without --python-version
-    from shared.cli.build import _spec  # noqa: PLC0415
+    from rolebinder.cli.build import _spec  # noqa: PLC0415
 
     args = argparse.Namespace(local_deps=False, python_version=None, template=template)
     # THEN it targets that runtime, and the real template's when given that one
@@ -438,8 +444,8 @@ def test_bad_options_exit_2(
 
 
 def test_check_passes_for_the_bundled_mapping(capsys: pytest.CaptureFixture[str]) -> None:
-    from shared.cli.build import check_template  # noqa: PLC0415
-    from shared.mapping import load_mapping  # noqa: PLC0415
+    from rolebinder.cli.build import check_template  # noqa: PLC0415
+    from rolebinder.mapping.model import load_mapping  # noqa: PLC0415
 
     check_template(tpl.load_template(), load_mapping(MAPPING), MAPPING, RUNTIME)
 
@@ -463,7 +469,7 @@ def test_a_rebuild_is_byte_identical_and_reports_what_weighs(
         assert main(args) == 0
     out = capsys.readouterr().out
     if stale_sources(built.out / "reconcile.zip"):
-        pytest.skip("shared/ was edited since the session's build: the inputs differ")
+        pytest.skip("rolebinder was edited since the session's build: the inputs differ")
     # THEN every zip has the same bytes, and the report names sizes and the largest parts
     for function in tpl.FUNCTION_DIRS:
         assert (tmp_path / f"{function}.zip").read_bytes() == (
@@ -471,20 +477,23 @@ def test_a_rebuild_is_byte_identical_and_reports_what_weighs(
         ).read_bytes()
         assert re.search(rf"{function}\.zip\s+\d+\.\d MB\s+sha256 [0-9a-f]{{16}}", out)
     assert re.search(r"^\s+\d+\.\d MB\s+aliyunsdkcore$", out, re.MULTILINE)
-    # cryptography is installed with the SDK but never shipped (shared.sdkpatch)
+    # cryptography is installed with the SDK but never shipped (rolebinder.aliyun.lazy_rsa_signer)
     assert not re.search(r"cryptography|cffi", out)
     with zipfile.ZipFile(built.out / "instance_events.zip") as archive:
         assert not [n for n in archive.namelist() if n.startswith(("cryptography", "cffi"))]
 
 
 def stale_sources(package: Path) -> list[str]:
-    """Files of shared/ that differ between a package and the working tree."""
+    """Files of the rolebinder package that differ between a zip and the working tree."""
     with zipfile.ZipFile(package) as archive:
-        shipped = [n for n in archive.namelist() if n.startswith("shared/") and n.endswith(".py")]
+        shipped = [
+            n for n in archive.namelist() if n.startswith("rolebinder/") and n.endswith(".py")
+        ]
         return [
             n
             for n in shipped
-            if not (ROOT / n).is_file() or archive.read(n) != (ROOT / n).read_bytes()
+            if not (ROOT / "shared" / n).is_file()
+            or archive.read(n) != (ROOT / "shared" / n).read_bytes()
         ]
 
 
@@ -494,7 +503,7 @@ def test_site_packages_fallback_copies_the_runtime_closure(tmp_path: Path) -> No
     tops = {p.name for p in deps.iterdir()}
     # THEN the handlers' closure is there (transitive dependencies included), tooling is not
     assert set(RUNTIME_MODULES) | {"referencing", "rpds", "cryptography", "jmespath"} <= tops
-    assert not tops & {"fc2", "rich", "pytest", "responses", "hypothesis", "shared"}
+    assert not tops & {"fc2", "rich", "pytest", "responses", "hypothesis", "shared", "rolebinder"}
     # AND a second call reuses the cache entry
     assert installed(DependencySpec(this_python(), FROM_SITE_PACKAGES), tmp_path) == deps
 

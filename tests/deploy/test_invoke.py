@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import responses
 
-from shared.cli import main
+from rolebinder.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENT = ROOT / "events" / "eventbridge-ecs-instance-statechange-created.json"

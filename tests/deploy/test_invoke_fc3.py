@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 import pytest
 import responses
 
-from shared.cli import main
-from shared.cli import template as tpl
+from rolebinder.cli import main
+from rolebinder.deploy import template as tpl
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENT = ROOT / "events" / "eventbridge-ecs-instance-statechange-created.json"

@@ -19,8 +19,8 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from shared import outcome, reasons
-from shared.cli import template as tpl
+from rolebinder.deploy import template as tpl
+from rolebinder.domain import outcome, reasons
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "docs" / "outcome.schema.json").read_text(encoding="utf-8"))

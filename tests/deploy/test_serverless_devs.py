@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from shared.cli import template as tpl
+from rolebinder.deploy import template as tpl
 
 ROOT = Path(__file__).resolve().parents[2]
 S_YAML = ROOT / "s.yaml"

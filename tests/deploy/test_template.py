@@ -25,13 +25,19 @@ from aliyunsdkecs.request.v20140526.TagResourcesRequest import TagResourcesReque
 
 import fakecloud
 from fakecloud.eventbridge import Bus, Rule, matches
-from shared import config
-from shared.cli import main
-from shared.cli import template as tpl
-from shared.errors import InputError
-from shared.events import IgnoredEvent, InstanceCheck, SweepRequest, parse_delivery
-from shared.mapping import load_mapping
-from shared.permissions import policy_document
+from rolebinder.cli import main
+from rolebinder.deploy import template as tpl
+from rolebinder.entrypoints import config
+from rolebinder.errors import InputError
+from rolebinder.intake.events import (
+    API_CALLS,
+    IgnoredEvent,
+    InstanceCheck,
+    SweepRequest,
+    parse_delivery,
+)
+from rolebinder.mapping.model import load_mapping
+from rolebinder.mapping.permissions import policy_document
 from tests.support import call, make_client
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -284,7 +290,8 @@ def test_no_drift_between_the_template_policy_and_the_mapping(template: dict[str
     # GIVEN the embedded policy with the account ROS would substitute
     names = {"ALIYUN::TenantId": ACCOUNT, "ALIYUN::Region": "cn-hangzhou"}
     embedded = tpl.substitute(tpl.embedded_policy(template), names)
-    # THEN it is exactly what shared.permissions derives from the bundled mapping, confined to
+    # THEN it is exactly what rolebinder.mapping.permissions derives from the bundled mapping,
+    # confined to
     # the stack's region
     expected = policy_document(load_mapping(EXAMPLE_MAPPING), ACCOUNT, ("cn-hangzhou",))
     assert embedded == expected
@@ -454,15 +461,11 @@ def test_each_rule_matches_at_least_one_sample(template: dict[str, Any]) -> None
 
 
 # Where each event the handlers act on belongs, by the name parse_delivery gives it.
+# API calls: as their entry in the event-source registry says.
 HANDLER_OF = {
     "ecs:Instance:StateChange": INSTANCE,
-    "RunInstances": INSTANCE,
-    "CreateInstance": INSTANCE,
     "Tag:ChangeOnResource": TAGS,
-    "TagResources": TAGS,
-    "UntagResources": TAGS,
-    "AddTags": TAGS,
-    "RemoveTags": TAGS,
+    **{name: source.function for name, source in API_CALLS.items()},
 }
 
 

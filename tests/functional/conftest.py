@@ -32,13 +32,13 @@ from fakecloud.ecs import Instance as FakeInstance
 from functions.instance_events import index as instance_events
 from functions.reconcile import index as reconcile
 from functions.tag_events import index as tag_events
-from shared import invocation
-from shared.cli import main
-from shared.cli.context import FunctionMeta, LocalContext
-from shared.clients import build_engine, credentials_from, runtime_from
-from shared.engine import Engine
-from shared.ownership import MARKER_KEY
-from shared.retry import Deadline
+from rolebinder.aliyun.retry import Deadline
+from rolebinder.cli import main
+from rolebinder.domain.ownership import MARKER_KEY
+from rolebinder.entrypoints import invocation
+from rolebinder.entrypoints.wiring import build_engine, credentials_from, runtime_from
+from rolebinder.local.fc_context import FunctionMeta, LocalContext
+from rolebinder.service.engine import Engine
 from tests.support import EVENTS, REGION, ROOT, call
 
 ACCOUNT = DEFAULT_ACCOUNT_ID

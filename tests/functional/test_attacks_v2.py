@@ -13,8 +13,8 @@ from aliyunsdkecs.request.v20140526.RunInstancesRequest import RunInstancesReque
 from aliyunsdkecs.request.v20140526.UntagResourcesRequest import UntagResourcesRequest
 
 from fakecloud import FakeCloud, FakeCloudServer
-from shared.ownership import MARKER_KEY
-from shared.permissions import guard_policy
+from rolebinder.domain.ownership import MARKER_KEY
+from rolebinder.mapping.permissions import guard_policy
 from tests.functional.conftest import (
     REGION,
     VSWITCH_ID,

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from aliyunsdkcore.client import AcsClient
 
 from fakecloud import FakeCloud, ManualClock
-from shared import config, invocation
-from shared.engine import Engine
-from shared.events import InstanceCheck
-from shared.roles import RoleCache
+from rolebinder.entrypoints import config, invocation
+from rolebinder.intake.events import InstanceCheck
+from rolebinder.service.engine import Engine
+from rolebinder.service.roles import RoleCache
 from tests.functional.conftest import (
     ecs_state,
     run_instances,

@@ -14,9 +14,9 @@ import pytest
 
 from fakecloud import FakeCloud, FakeCloudServer, ManualClock
 from fakecloud.shapes import BIND_CODE, Shapes
-from shared.ecs import EcsGateway
-from shared.gateway import Transport
-from shared.retry import Deadline
+from rolebinder.aliyun.ecs import EcsGateway
+from rolebinder.aliyun.retry import Deadline
+from rolebinder.aliyun.transport import Transport
 from tests.functional.conftest import seed_world, state_event, trail_events, vm
 from tests.support import REGION, make_client
 

@@ -1,4 +1,4 @@
-"""`rolebinder replay` and `rolebinder validate-mapping` through `shared.cli.main`.
+"""`rolebinder replay` and `rolebinder validate-mapping` through `rolebinder.cli.main`.
 
 Exit codes: 0 done, 1 some instance failed, 2 unusable input reported on one stderr line with
 no API call made.

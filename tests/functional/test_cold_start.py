@@ -14,8 +14,8 @@ import pytest
 
 import fakecloud
 from fakecloud import FakeCloud, FakeCloudServer
-from shared.mapping_compiled import compile_mapping
-from tests.support import EVENTS, REGION, ROOT
+from rolebinder.mapping.compiled import compile_mapping
+from tests.support import EVENTS, PYTHONPATH, REGION, ROOT
 
 MAPPING = ROOT / "examples" / "mapping.yaml"
 FIRST_INVOCATION = """
@@ -31,7 +31,7 @@ print(json.dumps({"outcomes": summary["outcomes"], "jsonschema": loaded("jsonsch
 def first_invocation(server: FakeCloudServer, mapping: Path) -> dict[str, object]:
     env = {
         "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": PYTHONPATH,
         "ROLEBINDER_MAPPING": str(mapping),
         "ROLEBINDER_ECS_ENDPOINT": server.url,
         "ROLEBINDER_RAM_ENDPOINT": server.url,

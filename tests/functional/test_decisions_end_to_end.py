@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from fakecloud import FakeCloud
-from shared.ownership import MARKER_KEY
+from rolebinder.domain.ownership import MARKER_KEY
 from tests.functional.conftest import REGION, VPC_ID, ecs_state, seed_world, state_event, vm
 
 PAYMENTS_TAGS = {"team": "payments", "env": "prod"}

@@ -14,8 +14,8 @@ import pytest
 from aliyunsdkcore.client import AcsClient
 
 from fakecloud import FakeCloud, RealClock
-from shared.events import InstanceCheck
-from shared.invocation import RetryLaterError
+from rolebinder.entrypoints.invocation import RetryLaterError
+from rolebinder.intake.events import InstanceCheck
 from tests.functional.conftest import (
     attached_once,
     ecs_state,

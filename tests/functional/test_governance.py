@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from fakecloud import FakeCloud
-from shared import engine as engine_module
-from shared.ownership import CHANGES_KEY
+from rolebinder.domain.ownership import CHANGES_KEY
+from rolebinder.service import engine as engine_module
 from tests.functional.conftest import (
     REGION,
     add_fleet,

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from fakecloud import FakeCloud, FakeCloudServer
-from shared.errors import InputError, MappingError
-from shared.invocation import RetryLaterError
+from rolebinder.entrypoints.invocation import RetryLaterError
+from rolebinder.errors import InputError, MappingError
 from tests.functional.conftest import (
     HANDLERS,
     CredentialContext,

@@ -15,8 +15,8 @@ from aliyunsdkecs.request.v20140526.TagResourcesRequest import TagResourcesReque
 
 from fakecloud import FakeCloud, FakeCloudServer, ManualClock
 from fakecloud.eventbridge import Bus
-from shared.cli.localbus import rules_from_template
-from shared.events import InstanceCheck, parse_delivery
+from rolebinder.intake.events import InstanceCheck, parse_delivery
+from rolebinder.local.bus import rules_from_template
 from tests.functional.conftest import ecs_state, run_instances, seed_world
 from tests.support import ROOT, call, make_client
 

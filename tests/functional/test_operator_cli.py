@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from fakecloud import FakeCloud
-from shared import invocation
+from rolebinder.entrypoints import invocation
 from tests.functional.conftest import ACCOUNT, EXAMPLE_MAPPING, ecs_state
 
 PAY1 = "i-bp1payments0000000001"

@@ -14,8 +14,8 @@ from aliyunsdkecs.request.v20140526.TagResourcesRequest import TagResourcesReque
 from aliyunsdkecs.request.v20140526.UntagResourcesRequest import UntagResourcesRequest
 
 from fakecloud import FakeCloud, FakeCloudServer
-from shared.ownership import MARKER_KEY
-from shared.permissions import guard_policy
+from rolebinder.domain.ownership import MARKER_KEY
+from rolebinder.mapping.permissions import guard_policy
 from tests.functional.conftest import (
     ACCOUNT,
     EXAMPLE_MAPPING,

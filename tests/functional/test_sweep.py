@@ -14,9 +14,9 @@ import pytest
 
 from fakecloud import FakeCloud
 from functions.reconcile import index as reconcile
-from shared.cli.context import FunctionMeta, LocalContext
-from shared.invocation import Invocation, runtime_from
-from shared.journal import Journal
+from rolebinder.entrypoints.invocation import Invocation, runtime_from
+from rolebinder.local.fc_context import FunctionMeta, LocalContext
+from rolebinder.output.journal import Journal
 from tests.functional.conftest import (
     add_fleet,
     attached_once,

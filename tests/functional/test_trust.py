@@ -17,9 +17,9 @@ import pytest
 
 from fakecloud import FakeCloud, FakeCloudServer
 from fakecloud.ram import Role
-from shared.gateway import Transport
-from shared.ram import RamGateway
-from shared.retry import Deadline
+from rolebinder.aliyun.ram import RamGateway
+from rolebinder.aliyun.retry import Deadline
+from rolebinder.aliyun.transport import Transport
 from tests.functional.conftest import ACCOUNT, seed_world, state_event, vm
 from tests.support import make_client
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from shared.events import MAX_BATCH, MAX_INPUT_BYTES
+from rolebinder.intake.events import API_CALLS, MAX_BATCH, MAX_INPUT_BYTES
 from tests.fuzz.emitted import EMITTED
 from tests.fuzz.mutants import (
     Draw,
@@ -134,12 +134,7 @@ PLAUSIBLE = st.sampled_from(
         "ecs:ActionTrail:ApiCall",
         "Instance:StateChange",
         "Tag:ChangeOnResource",
-        "RunInstances",
-        "CreateInstance",
-        "TagResources",
-        "UntagResources",
-        "AddTags",
-        "RemoveTags",
+        *API_CALLS,  # every API call name the parsers know
         "1.0",
         "1",
         '{"regions": ["cn-hangzhou"]}',

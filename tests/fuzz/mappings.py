@@ -17,8 +17,9 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
-from shared.mapping_schema import MAX_VALUES
-from shared.mapping_text import MAX_FILE_BYTES
+from rolebinder.mapping.schema import MAX_VALUES
+from rolebinder.mapping.scopes import SCOPES as MAPPING_SCOPES
+from rolebinder.mapping.text import MAX_FILE_BYTES
 from tests.fuzz.mutants import (
     Draw,
     bent_text,
@@ -55,9 +56,7 @@ KEYS = (
     "allowed_roles",
     "adopt_unmarked",
     "tags",
-    "regions",
-    "vpc_ids",
-    "resource_group_ids",
+    *(s.key for s in MAPPING_SCOPES),
     "team",
     "env",
     "ram-role",
@@ -488,11 +487,8 @@ tag_keys = (st.text(min_size=1, max_size=12) | st.just("k" * 128)).filter(
     lambda key: not re.match(r"aliyun|acs:|rolebinder:", key) and not re.search(r"https?://", key)
 )
 tag_values = (st.text(max_size=12) | st.just("v" * 128)).filter(lambda value: value != "*")
-SCOPES = {
-    "regions": st.from_regex(r"[a-z]{2,4}(-[a-z0-9]+){1,5}", fullmatch=True),
-    "vpc_ids": st.from_regex(r"vpc-[a-z0-9]{1,64}", fullmatch=True),
-    "resource_group_ids": st.from_regex(r"rg-[A-Za-z0-9]{1,64}", fullmatch=True),
-}
+# Ids of every scope the mapping declares (rolebinder.mapping.scopes).
+SCOPES = {s.key: st.from_regex(s.pattern, fullmatch=True) for s in MAPPING_SCOPES}
 
 
 @st.composite

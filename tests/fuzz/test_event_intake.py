@@ -19,10 +19,9 @@ from typing import Any
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from shared import reasons
-from shared._fields import MAX_IDS
-from shared.errors import EventError
-from shared.events import (
+from rolebinder.domain import reasons
+from rolebinder.errors import EventError
+from rolebinder.intake.events import (
     KIND_API_CALL,
     KIND_INSTANCE_STATE,
     KIND_TAG_CHANGE,
@@ -33,6 +32,7 @@ from shared.events import (
     Trigger,
     parse_delivery,
 )
+from rolebinder.intake.readers import MAX_IDS
 from tests.fuzz.deliveries import (
     KEYS,
     VALUES,

@@ -1,6 +1,7 @@
 """No API write for invalid input, on the real handler path.
 
-Garbage deliveries run through `shared.invocation.Invocation` as Function Compute would run them:
+Garbage deliveries run through `rolebinder.entrypoints.invocation.Invocation` as Function Compute
+would run them:
 a LocalContext, an environment that points the real SDK clients at the fake cloud (seeded with
 events/seed.yaml) and the example mapping. The fake's call log must show no write at all, not
 even a refused attempt. The journal writes to a strict UTF-8 stream, as stdout would be, so a
@@ -34,12 +35,12 @@ from fakecloud import (
     load_seed_file,
 )
 from functions.instance_events import index as instance_events
-from shared import config, invocation
-from shared.cli.context import FunctionMeta, LocalContext
-from shared.errors import EventError, MappingError
-from shared.invocation import Invocation, RetryLaterError, Runtime, runtime_from
-from shared.journal import Journal
-from shared.mapping import parse_mapping
+from rolebinder.entrypoints import config, invocation
+from rolebinder.entrypoints.invocation import Invocation, RetryLaterError, Runtime, runtime_from
+from rolebinder.errors import EventError, MappingError
+from rolebinder.local.fc_context import FunctionMeta, LocalContext
+from rolebinder.mapping.model import parse_mapping
+from rolebinder.output.journal import Journal
 from tests.fuzz import deliveries, known, mappings
 from tests.fuzz.harness import HANDLER, fuzz
 

@@ -22,11 +22,20 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from shared.errors import MappingError, Problem
-from shared.mapping import DETACH, KEEP, REPLACE, RoleMapping, Rule, load_mapping, parse_mapping
-from shared.mapping import mapping_from_document as from_document
-from shared.mapping_schema import MAX_PROBLEMS
-from shared.mapping_text import MAX_FILE_BYTES
+from rolebinder.errors import MappingError, Problem
+from rolebinder.mapping.model import (
+    DETACH,
+    KEEP,
+    REPLACE,
+    RoleMapping,
+    Rule,
+    load_mapping,
+    parse_mapping,
+)
+from rolebinder.mapping.model import mapping_from_document as from_document
+from rolebinder.mapping.schema import MAX_PROBLEMS
+from rolebinder.mapping.scopes import SCOPES as MAPPING_SCOPES
+from rolebinder.mapping.text import MAX_FILE_BYTES
 from tests.fuzz.harness import MAPPING, fuzz, timed
 from tests.fuzz.mappings import (
     SOURCES,
@@ -48,11 +57,7 @@ from tests.fuzz.mutants import damaged_bytes, odd_text, wrong_values
 
 ROLE = re.compile(r"[A-Za-z0-9.@-]{1,64}")
 RULE_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
-SCOPES = {
-    "regions": re.compile(r"[a-z]{2,4}(-[a-z0-9]+){1,5}"),
-    "vpc_ids": re.compile(r"vpc-[a-z0-9]{1,64}"),
-    "resource_group_ids": re.compile(r"rg-[A-Za-z0-9]{1,64}"),
-}
+SCOPES = {s.key: re.compile(s.pattern) for s in MAPPING_SCOPES}
 RESERVED_TAG_KEY = re.compile(r"^(aliyun|acs:|rolebinder:)|https?://")
 # One problem is one line a platform engineer reads: a path and a sentence.
 PROBLEM_LIMIT = 1000
@@ -140,7 +145,7 @@ def check_rule(rule: Rule, mapping: RoleMapping) -> None:
             assert all(isinstance(v, str) and len(v) <= 128 for v in condition.values)
             if condition.key == rule.role_from_tag:
                 assert all(mapping.allows(value) for value in condition.values)
-    scopes = {name: getattr(rule, name) for name in SCOPES}
+    scopes = {name: rule.scope(name) for name in SCOPES}
     assert rule.tags or any(scope is not None for scope in scopes.values())
     for name, scope in scopes.items():
         if scope is not None:

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from fakecloud import FakeCloud
-from shared.invocation import RetryLaterError
+from rolebinder.entrypoints.invocation import RetryLaterError
 from tests.functional.conftest import (  # noqa: F401 - fixtures, re-exported for this directory
     Run,
     engine_for,

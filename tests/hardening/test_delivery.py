@@ -28,11 +28,12 @@ from aliyunsdkcore.client import AcsClient
 from aliyunsdkecs.request.v20140526.TagResourcesRequest import TagResourcesRequest
 
 from fakecloud import FakeCloud, FakeCloudServer
-from shared import invocation
-from shared.cli.localbus import LocalBus, rules_from_template
-from shared.invocation import Invocation
-from shared.journal import Journal
-from shared.ownership import MARKER_KEY
+from rolebinder.domain.ownership import MARKER_KEY
+from rolebinder.entrypoints import invocation
+from rolebinder.entrypoints.invocation import Invocation
+from rolebinder.intake.events import API_CALLS
+from rolebinder.local.bus import LocalBus, rules_from_template
+from rolebinder.output.journal import Journal
 from tests.functional.conftest import (
     ACCOUNT,
     ROLES,
@@ -47,7 +48,7 @@ from tests.functional.conftest import (
     vm,
 )
 from tests.hardening.conftest import Figures, Run, check_bindings, tag_change_event
-from tests.support import REGION, ROOT, call
+from tests.support import PYTHONPATH, REGION, ROOT, call
 
 PAYMENTS_TAGS = {"team": "payments", "env": "prod"}
 READER_TAGS = {"ram-role": "AppReader"}
@@ -81,8 +82,9 @@ MAPPING_REPLACE = {
 }
 
 
-INSTANCE_CALLS = frozenset({"RunInstances", "CreateInstance"})
-TAG_CALLS = frozenset({"TagResources", "UntagResources", "AddTags", "RemoveTags"})
+# The API calls each handler acts on, from the event-source registry.
+INSTANCE_CALLS = frozenset(n for n, s in API_CALLS.items() if s.function == "instance_events")
+TAG_CALLS = frozenset(n for n, s in API_CALLS.items() if s.function == "tag_events")
 
 
 def route(event: dict[str, Any]) -> str | None:
@@ -381,7 +383,8 @@ def workload(ids: list[str], worker: int, workers: int) -> list[tuple[str, Any]]
 
 
 def run_quietly(function: str, event: Any) -> Run:
-    """The handler path of one invocation (shared.invocation) with its lines kept apart, so
+    """The handler path of one invocation (rolebinder.entrypoints.invocation) with its lines kept
+    apart, so
     threads can run it at once as FC runs concurrent invocations in one instance."""
     stream = io.StringIO()
     journal = Journal(stream=stream, function=function, invocation_id=str(uuid.uuid4()))
@@ -508,8 +511,8 @@ def test_a_replace_beaten_by_another_invocation_puts_no_old_role_back(
 
 CHILD = """
 import json, sys
-from shared.cli.context import FunctionMeta, LocalContext
-from shared.invocation import handle
+from rolebinder.local.fc_context import FunctionMeta, LocalContext
+from rolebinder.entrypoints.invocation import handle
 
 jobs = json.loads(sys.stdin.readline())
 print("ready", flush=True)
@@ -525,7 +528,7 @@ for function, event in jobs:
 
 def race_processes(server: FakeCloudServer, ids: list[str], workers: int = 3) -> list[Run]:
     """`workers` processes (separate containers) start together on their workloads."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": PYTHONPATH}
     children = [
         subprocess.Popen(
             [sys.executable, "-c", CHILD],

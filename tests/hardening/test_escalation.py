@@ -25,9 +25,9 @@ from aliyunsdkecs.request.v20140526.DetachInstanceRamRoleRequest import DetachIn
 from aliyunsdkram.request.v20150501.GetRoleRequest import GetRoleRequest
 
 from fakecloud import FakeCloud, FakeCloudServer
-from shared.cli import main as rolebinder
-from shared.mapping import mapping_from_document
-from shared.permissions import policy_document
+from rolebinder.cli import main as rolebinder
+from rolebinder.mapping.model import mapping_from_document
+from rolebinder.mapping.permissions import policy_document
 from tests.functional.conftest import (
     ACCOUNT,
     EXAMPLE_MAPPING,

@@ -24,7 +24,7 @@ from aliyunsdkcore.client import AcsClient
 
 from fakecloud import FakeCloud
 from fakecloud.faults import FaultPlan
-from shared.invocation import RetryLaterError
+from rolebinder.entrypoints.invocation import RetryLaterError
 from tests.functional.conftest import (
     attached_once,
     run_instances,

@@ -81,7 +81,8 @@ def apply(mutation: Mutation, checkout: Path) -> None:
 
 def environment(checkout: Path) -> dict[str, str]:
     # The copy first on the path, ahead of the editable install that points at the checkout.
-    return {**os.environ, "PYTHONPATH": str(checkout), "PYTHONDONTWRITEBYTECODE": "1"}
+    path = os.pathsep.join((str(checkout / "shared"), str(checkout)))
+    return {**os.environ, "PYTHONPATH": path, "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 def pytest_command(tests: Iterable[str], workers: int = 0) -> list[str]:
@@ -142,7 +143,7 @@ def baseline(mutations: Sequence[Mutation], timeout: float, selections: bool = T
     tests = sorted({test for mutation in mutations for test in mutation.tests})
     with tempfile.TemporaryDirectory(prefix="mutate-baseline-") as folder:
         checkout = copy_checkout(Path(folder))
-        probe = [sys.executable, "-c", "import shared; print(shared.__file__)"]
+        probe = [sys.executable, "-c", "import rolebinder; print(rolebinder.__file__)"]
         done = subprocess.run(
             probe,
             cwd=checkout,
@@ -153,7 +154,7 @@ def baseline(mutations: Sequence[Mutation], timeout: float, selections: bool = T
         )
         imported = Path(done.stdout.strip() or "?").resolve()
         if checkout.resolve() not in imported.parents:
-            return f"the copy imports shared from {imported}, not from itself"
+            return f"the copy imports rolebinder from {imported}, not from itself"
         if not selections:
             return None
         code, output = run_tests(checkout, tests, timeout * 2, workers=2)

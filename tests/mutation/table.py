@@ -26,11 +26,11 @@ class Mutation:
     tests: tuple[str, ...]
 
 
-DECISION = "shared/decision.py"
-RAM = "shared/ram.py"
-ECS = "shared/ecs.py"
-EVENTS = "shared/events.py"
-PERMISSIONS = "shared/permissions.py"
+DECISION = "shared/rolebinder/domain/decision.py"
+RAM = "shared/rolebinder/aliyun/ram.py"
+ECS = "shared/rolebinder/aliyun/ecs.py"
+EVENTS = "shared/rolebinder/intake/events.py"
+PERMISSIONS = "shared/rolebinder/mapping/permissions.py"
 # The end-to-end decisions through the handlers, and the pure decision matrix.
 DECISION_TESTS = ("tests/unit/test_decision.py", "tests/functional/test_decisions_end_to_end.py")
 TRUST_TESTS = ("tests/functional/test_trust.py",)
@@ -87,14 +87,14 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(  # the loader's half of the allow-list: a fixed role must be listed in `roles`
         "mapping-fixed-role-listed",
-        "shared/mapping.py",
+        "shared/rolebinder/mapping/model.py",
         "if rule.role is not None and not mapping.allows(rule.role):",
         "if False:",
         ("tests/unit/test_mapping.py",),
     ),
     Mutation(
         "mapping-role-tag-values-listed",
-        "shared/mapping.py",
+        "shared/rolebinder/mapping/model.py",
         "if not (mapping.allows(value) and in_rule):",
         "if False:",
         ("tests/unit/test_mapping.py",),
@@ -179,14 +179,14 @@ MUTATIONS: tuple[Mutation, ...] = (
     # --- safety model v2: per-rule authority, ownership, regions (issue 9) --------------------
     Mutation(
         "per-rule-authority",
-        "shared/mapping.py",
+        "shared/rolebinder/mapping/model.py",
         "return isinstance(role, str) and role in (self.allowed_roles or ())",
         "return isinstance(role, str)",
         SAFETY_TESTS,
     ),
     Mutation(
         "mapping-requires-allowed-roles",
-        "shared/mapping.py",
+        "shared/rolebinder/mapping/model.py",
         "if rule.role_from_tag is not None and rule.allowed_roles is None:",
         "if False:",
         SAFETY_TESTS,
@@ -207,7 +207,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "marker-before-attach",
-        "shared/binder.py",
+        "shared/rolebinder/service/binder.py",
         "if p.instance_id in marked\n",
         "if p.decision.action == Action.ATTACH\n",
         ("tests/functional/test_safety_model.py", "tests/functional/test_batching.py"),
@@ -228,14 +228,14 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "timer-cannot-widen-regions",
-        "shared/invocation.py",
+        "shared/rolebinder/entrypoints/invocation.py",
         "return [region for region in sweep.regions if region in self.allowed_regions]",
         "return list(sweep.regions)",
         ("tests/functional/test_sweep.py",),
     ),
     Mutation(
         "delivery-cap",
-        "shared/invocation.py",
+        "shared/rolebinder/entrypoints/invocation.py",
         "if named > MAX_DELIVERY_INSTANCES:",
         "if False:",
         SAFETY_TESTS,
@@ -250,14 +250,14 @@ MUTATIONS: tuple[Mutation, ...] = (
     # --- governance (issue 10) ----------------------------------------------------------------
     Mutation(
         "audit-writes-nothing",
-        "shared/engine.py",
+        "shared/rolebinder/service/plan.py",
         "elif plan.decision.action in _WRITES and plan.decision.mode != AUDIT:",
         "elif plan.decision.action in _WRITES:",
         GOVERNANCE_TESTS,
     ),
     Mutation(
         "circuit-breaker",
-        "shared/breaker.py",
+        "shared/rolebinder/service/breaker.py",
         "        if over:\n",
         "        if False:\n",
         GOVERNANCE_TESTS,

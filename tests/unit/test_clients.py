@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from shared.clients import ClientPool, Credentials
-from shared.config import Settings
+from rolebinder.entrypoints.config import Settings
+from rolebinder.entrypoints.wiring import ClientPool, Credentials
 
 
 def test_the_pool_reuses_clients_and_forgets_the_least_recent() -> None:

@@ -9,10 +9,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared import reasons
-from shared.decision import Action, Decision, decide, evaluate
-from shared.instance import CLASSIC, VPC, Instance
-from shared.mapping import RoleMapping, Rule, TagCondition, mapping_from_document, parse_mapping
+from rolebinder.domain import reasons
+from rolebinder.domain.decision import Action, Decision, decide, evaluate
+from rolebinder.domain.instance import CLASSIC, VPC, Instance
+from rolebinder.mapping.model import (
+    RoleMapping,
+    Rule,
+    TagCondition,
+    mapping_from_document,
+    parse_mapping,
+)
+from rolebinder.mapping.scopes import SCOPES
 
 # Reader and Pay are managed (the allow-list); Admin never is.
 MAPPING = parse_mapping(
@@ -337,7 +344,7 @@ def hand_made(
     no_match: str = "keep",
 ) -> RoleMapping:
     """A RoleMapping built without the loader: one rule matching any instance with tag `a`."""
-    rule = Rule("r", 0, (TagCondition("a", None),), None, None, None, role, None)
+    rule = Rule("r", 0, (TagCondition("a", None),), (), role, None)
     return RoleMapping(1, roles, (rule,), existing, no_match)
 
 
@@ -386,9 +393,11 @@ rules = st.builds(
     name=st.sampled_from(["a", "b", "c"]),
     priority=st.integers(-2, 2),
     tags=st.lists(conditions, max_size=3).map(tuple),
-    regions=scopes,
-    vpc_ids=scopes,
-    resource_group_ids=scopes,
+    scopes=st.tuples(*(scopes for _ in SCOPES)).map(
+        lambda drawn: tuple(
+            (s.key, ids) for s, ids in zip(SCOPES, drawn, strict=True) if ids is not None
+        )
+    ),
     role=st.none() | st.sampled_from(ROLES),
     role_from_tag=st.none() | st.sampled_from(KEYS),
 )

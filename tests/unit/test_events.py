@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from shared import reasons
-from shared.errors import EventError, InputError
-from shared.events import (
+from rolebinder.domain import reasons
+from rolebinder.errors import EventError, InputError
+from rolebinder.intake.events import (
     KIND_API_CALL,
     KIND_INSTANCE_STATE,
     KIND_TAG_CHANGE,

@@ -8,10 +8,16 @@ from typing import Any
 
 import pytest
 
-from shared.errors import EventError, MappingError
-from shared.events import IgnoredEvent, InstanceCheck, SweepRequest, Trigger, parse_delivery
-from shared.mapping import mapping_from_document, parse_mapping
-from shared.mapping_text import MAX_FILE_BYTES
+from rolebinder.errors import EventError, MappingError
+from rolebinder.intake.events import (
+    IgnoredEvent,
+    InstanceCheck,
+    SweepRequest,
+    Trigger,
+    parse_delivery,
+)
+from rolebinder.mapping.model import mapping_from_document, parse_mapping
+from rolebinder.mapping.text import MAX_FILE_BYTES
 
 UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 STATE_EVENT = {

@@ -17,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from shared.errors import MappingError, Problem
-from shared.mapping import (
+from rolebinder.errors import MappingError, Problem
+from rolebinder.mapping.model import (
     RoleMapping,
     Rule,
     TagCondition,
@@ -26,7 +26,7 @@ from shared.mapping import (
     mapping_from_document,
     parse_mapping,
 )
-from shared.mapping_schema import SCHEMA_PATH
+from rolebinder.mapping.schema import load_schema
 from tests.support import make_unreadable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,9 +45,7 @@ README_MAPPING = RoleMapping(
                 TagCondition("team", ("payments",)),
                 TagCondition("env", ("prod", "staging")),
             ),
-            regions=frozenset({"cn-hangzhou"}),
-            vpc_ids=None,
-            resource_group_ids=None,
+            scopes=(("regions", frozenset({"cn-hangzhou"})),),
             role="Payments",
             role_from_tag=None,
         ),
@@ -55,9 +53,7 @@ README_MAPPING = RoleMapping(
             name="by-role-tag",
             priority=0,
             tags=(TagCondition("ram-role", None),),
-            regions=None,
-            vpc_ids=None,
-            resource_group_ids=None,
+            scopes=(),
             role=None,
             role_from_tag="ram-role",
             allowed_roles=frozenset({"AppReader"}),
@@ -138,8 +134,8 @@ def test_demo_example_uses_every_feature() -> None:
     assert mapping.on_existing_role == "replace"
     assert mapping.on_no_match == "detach"
     rules = {rule.name: rule for rule in mapping.rules}
-    assert rules["data-pipeline"].vpc_ids == frozenset({"vpc-bp1data0001"})
-    assert rules["build-agents"].resource_group_ids == frozenset({"rg-acfmtooling01"})
+    assert rules["data-pipeline"].scope("vpc_ids") == frozenset({"vpc-bp1data0001"})
+    assert rules["build-agents"].scope("resource_group_ids") == frozenset({"rg-acfmtooling01"})
     assert rules["build-agents"].tags == (TagCondition("ci-runner", None),)
     assert rules["default-reader"].priority == -100
     assert rules["by-role-tag"].role_from_tag == "ram-role"
@@ -150,7 +146,7 @@ def test_defaults_apply_when_optional_fields_are_omitted() -> None:
     mapping = mapping_from_document(document)
     assert mapping.rules[1].priority == 0
     assert (mapping.on_existing_role, mapping.on_no_match) == ("keep", "keep")
-    assert mapping.rules[1].regions is None
+    assert mapping.rules[1].scope("regions") is None
 
 
 def test_allows_only_roles_in_the_allow_list() -> None:
@@ -577,7 +573,7 @@ def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
 
 
 def schema() -> dict[str, Any]:
-    return json.loads(Path(SCHEMA_PATH).read_text(encoding="utf-8"))
+    return load_schema()
 
 
 def object_schemas(node: object) -> list[dict[str, Any]]:
@@ -642,7 +638,7 @@ def test_invalid_doc_examples_show_exactly_their_problems() -> None:
 def test_importing_the_core_loads_neither_yaml_nor_jsonschema() -> None:
     # Cold-start time is benchmarked; these two are imported only when a mapping is loaded.
     code = (
-        "import sys, shared.mapping, shared.decision; "
+        "import sys, rolebinder.mapping.model, rolebinder.domain.decision; "
         "print(sorted(m for m in ('yaml', 'jsonschema') if m in sys.modules))"
     )
     result = subprocess.run(
@@ -799,9 +795,8 @@ def as_document(mapping: RoleMapping) -> dict[str, Any]:
         when: dict[str, Any] = {}
         if r.tags:
             when["tags"] = {c.key: condition(c) for c in r.tags}
-        for scope in ("regions", "vpc_ids", "resource_group_ids"):
-            if getattr(r, scope) is not None:
-                when[scope] = sorted(getattr(r, scope))
+        for scope, ids in r.scopes:
+            when[scope] = sorted(ids)
         chosen = (
             {"role": r.role}
             if r.role is not None

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.errors import MappingError
-from shared.mapping import load_mapping
-from shared.mapping_compiled import canonical, compile_mapping, load, load_compiled
+from rolebinder.errors import MappingError
+from rolebinder.mapping.compiled import canonical, compile_mapping, load, load_compiled
+from rolebinder.mapping.model import load_mapping
 from tests.support import ROOT
 
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from shared.config import Settings, parse_rates
-from shared.errors import InputError
-from shared.pacing import EASE, FLOOR, MIN_RATE, Pacer
+from rolebinder.aliyun.pacing import EASE, FLOOR, MIN_RATE, Pacer
+from rolebinder.entrypoints.config import Settings, parse_rates
+from rolebinder.errors import InputError
 
 
 class FakeTime:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from shared.mapping import load_mapping, parse_mapping
+from rolebinder.mapping.model import load_mapping, parse_mapping
 from tests.support import ROOT
 
 
@@ -21,7 +21,7 @@ def test_the_readme_mapping_is_the_example_file_and_is_valid() -> None:
 
 
 def test_the_readme_names_only_environment_variables_rolebinder_reads() -> None:
-    from shared import config  # noqa: PLC0415
+    from rolebinder.entrypoints import config  # noqa: PLC0415
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     known = {v for k, v in vars(config).items() if k.isupper() and isinstance(v, str)}

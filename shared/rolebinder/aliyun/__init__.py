@@ -1,0 +1,3 @@
+"""Alibaba Cloud: the SDK transport (signing, pacing, retry, deadlines) and the ECS and RAM
+gateways that turn SDK calls into small typed values and our errors.
+"""

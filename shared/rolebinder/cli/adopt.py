@@ -1,0 +1,103 @@
+"""`rolebinder adopt --region R`: hand today's allow-listed bindings over to rolebinder, once.
+
+rolebinder replaces and detaches only the bindings it owns: those whose `rolebinder:role` marker
+names the bound role. Bindings made by hand or before rolebinder (no marker), and contested ones
+resolved by hand (a marker naming another role), stay out of its reach until an operator adopts
+them. `adopt` marks every VPC instance of the region whose bound role is in the allow-list and
+whose marker does not name it (TagResources, 50 instances a call); roles outside the allow-list
+are never marked. `--dry-run` lists what it would mark. Exit 0, or 1 when a marker write failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from rich.table import Table
+
+from rolebinder.aliyun.ecs import TAG_BATCH, EcsGateway, chunks
+from rolebinder.cli import EXIT_FAILED, EXIT_OK
+from rolebinder.cli.options import add_fleet_options, gateways, open_runtime
+from rolebinder.cli.options import console as session_console
+from rolebinder.cli.text import cell, markup_safe
+from rolebinder.domain.instance import Instance
+from rolebinder.domain.ownership import MARKER_KEY, same_role
+from rolebinder.errors import CloudError
+from rolebinder.mapping.model import RoleMapping
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "adopt",
+        help="mark today's allow-listed bindings as rolebinder's own",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_fleet_options(parser)
+    parser.add_argument("--dry-run", action="store_true", help="list, mark nothing")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    runtime = open_runtime(args)
+    ecs = gateways(args, runtime).ecs(args.region)
+    candidates = list(_unowned(ecs, runtime.mapping))
+    results = {i.instance_id: "would mark" for i in candidates}
+    if not args.dry_run:
+        results = _mark(ecs, candidates)
+    rows = [
+        (i.instance_id, i.role or "", i.marker or "-", results[i.instance_id]) for i in candidates
+    ]
+    if args.json:
+        for instance_id, role, marker, result in rows:
+            record = {"instance_id": instance_id, "role": role, "marker": marker, "result": result}
+            print(json.dumps(record))
+    else:
+        _print(rows, args)
+    return EXIT_FAILED if any(r.startswith("failed") for r in results.values()) else EXIT_OK
+
+
+def _unowned(ecs: EcsGateway, mapping: RoleMapping) -> Any:
+    """VPC instances with an allow-listed role whose marker does not name it."""
+    for page in ecs.list_instances():
+        vpc = [i for i in page if i.is_vpc]
+        roles = ecs.describe_roles([i.instance_id for i in vpc])
+        for instance in vpc:
+            role = roles.get(instance.instance_id)
+            if role is not None and mapping.manages(role) and not same_role(instance.marker, role):
+                yield Instance(**{**_fields(instance), "role": role})
+
+
+def _fields(instance: Instance) -> dict[str, Any]:
+    return {name: getattr(instance, name) for name in instance.__dataclass_fields__}
+
+
+def _mark(ecs: EcsGateway, instances: list[Instance]) -> dict[str, str]:
+    """Mark each instance with its bound role, batched per role; a result per instance."""
+    results: dict[str, str] = {}
+    by_role: dict[str, list[str]] = {}
+    for instance in instances:
+        by_role.setdefault(instance.role or "", []).append(instance.instance_id)
+    for role, ids in by_role.items():
+        for batch in chunks(ids, TAG_BATCH):
+            try:
+                tagged = ecs.tag_instances({MARKER_KEY: role}, batch)
+            except CloudError as error:
+                results.update(dict.fromkeys(batch, f"failed: {error.code}"))
+                continue
+            results.update({i: "marked" if i in tagged else "gone" for i in batch})
+    return results
+
+
+def _print(rows: list[tuple[str, str, str, str]], args: argparse.Namespace) -> None:
+    console = session_console()
+    title = f"adopt {markup_safe(args.region)}" + (" (dry run)" if args.dry_run else "")
+    table = Table(title=title)
+    for column in ("instance", "role", "marker before", "result"):
+        table.add_column(column, no_wrap=column == "instance")
+    for row in rows:
+        table.add_row(*map(cell, row))
+    if rows:
+        console.print(table)
+    console.print(f"{len(rows)} binding(s) to adopt")

@@ -1,0 +1,145 @@
+"""`rolebinder explain INSTANCE_ID --region R`: which rules matched, which won, and why.
+
+Reads the instance and its current role from the API (read-only), then shows every rule's
+verdict, the winners, the decision and whether the role to attach passes the role checks.
+Exit 0 when explained, 1 when the instance does not exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from rich.table import Table
+
+from rolebinder.cli import EXIT_FAILED, EXIT_OK
+from rolebinder.cli.options import add_fleet_options, as_json, gateways, open_runtime
+from rolebinder.cli.options import console as session_console
+from rolebinder.cli.text import cell, markup_safe
+from rolebinder.domain import ids
+from rolebinder.domain.decision import Action, Decision, Evaluation, decide, evaluate
+from rolebinder.domain.instance import Instance
+from rolebinder.domain.ownership import same_role
+from rolebinder.errors import CloudError, InputError
+
+_INSTANCE_ID = ids.matcher(ids.INSTANCE_ID)
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "explain",
+        help="why an instance gets (or not) a role",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("instance_id", metavar="INSTANCE_ID")
+    add_fleet_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not _INSTANCE_ID.fullmatch(args.instance_id):
+        raise InputError(f"{args.instance_id!r} is not an ECS instance id (i-...)")
+    runtime = open_runtime(args)
+    gates = gateways(args, runtime)
+    instance = _read(gates, args)
+    if instance is None:
+        print(f"{args.instance_id}: not found in {args.region}")
+        return EXIT_FAILED
+    evaluation = evaluate(instance, runtime.mapping)
+    decision = decide(instance, runtime.mapping)
+    role_check = _role_check(decision, runtime, gates)
+    if args.json:
+        print(json.dumps(_document(instance, evaluation, decision, role_check), indent=2))
+    else:
+        _print(instance, evaluation, decision, role_check)
+    return EXIT_OK
+
+
+def _read(gates: Any, args: argparse.Namespace) -> Instance | None:
+    ecs = gates.ecs(args.region)
+    found = ecs.describe_instances([args.instance_id])
+    if not found:
+        return None
+    instance = found[0]
+    if not instance.is_vpc:
+        return instance
+    roles = ecs.describe_roles([instance.instance_id])
+    return Instance(**{**as_json(instance), "role": roles.get(instance.instance_id)})
+
+
+def _role_check(decision: Decision, runtime: Any, gates: Any) -> str:
+    if decision.action not in (Action.ATTACH, Action.REPLACE) or decision.role is None:
+        return "not needed"
+    try:
+        verdict = runtime.roles.verdict(decision.role, gates.ram())
+    except CloudError as error:
+        return f"could not check: {error.code}"
+    return "passed (exists, trusts ecs.aliyuncs.com)" if verdict is None else verdict
+
+
+def _document(
+    instance: Instance, evaluation: Evaluation, decision: Decision, role_check: str
+) -> dict[str, Any]:
+    return {
+        "instance": as_json(instance),
+        "rules": [
+            {
+                "rule": v.rule.name,
+                "priority": v.rule.priority,
+                "matched": v.matched,
+                "why": v.why,
+                "role": v.role,
+            }
+            for v in evaluation.verdicts
+        ],
+        "winners": [v.rule.name for v in evaluation.winners],
+        "decision": {**as_json(decision), "action": decision.action.value},
+        "role_check": role_check,
+    }
+
+
+def _print(instance: Instance, evaluation: Evaluation, decision: Decision, role_check: str) -> None:
+    console = session_console(highlight=False)
+    safe = markup_safe  # every value below comes from the cloud or the mapping
+    tags = ", ".join(f"{k}={v}" for k, v in instance.tags.items()) or "(none)"
+    console.print(
+        f"[bold]{safe(instance.instance_id)}[/bold] in {safe(instance.region)}: "
+        f"{safe(instance.network_type)}, {safe(instance.status)}, "
+        f"vpc {safe(instance.vpc_id or '-')}, "
+        f"resource group {safe(instance.resource_group_id or '-')}"
+    )
+    console.print(f"tags: {safe(tags)}")
+    console.print(f"current role: {safe(instance.role or '(none)')}")
+    console.print(f"ownership: {safe(_ownership(instance))}")
+    table = Table(title="rules, in mapping order")
+    for column in ("rule", "priority", "matched", "role", "why"):
+        table.add_column(column)
+    winners = {v.rule.name for v in evaluation.winners}
+    for v in evaluation.verdicts:
+        mark = "won" if v.rule.name in winners else ("yes" if v.matched else "no")
+        row = (v.rule.name, str(v.rule.priority), mark, v.role or "-", v.why)
+        table.add_row(*map(cell, row))
+    console.print(table)
+    console.print(
+        f"decision: [bold]{decision.action.value}[/bold] "
+        f"{safe(decision.role or '')} ({decision.reason}): {safe(decision.detail)}"
+    )
+    console.print(
+        f"mode: {decision.mode}"
+        + (" (decided and logged, never written)" if decision.mode == "audit" else "")
+    )
+    policy = decision.policy or "(none: the role's full permissions)"
+    console.print(f"policy: {safe(policy)}")
+    console.print(f"role check: {safe(role_check)}")
+
+
+def _ownership(instance: Instance) -> str:
+    if instance.role is None:
+        return "no role bound"
+    if instance.contested:
+        return f"contested: rolebinder's marker names {instance.marker}"
+    if same_role(instance.marker, instance.role):
+        return "bound by rolebinder (marker matches)"
+    return "not bound by rolebinder (no marker)"

@@ -1,0 +1,1 @@
+"""Where outcomes are written: the journal of JSON lines Log Service indexes."""
