@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fakecloud import FakeCloud
-from shared.ownership import MARKER_KEY
+from rolebinder.domain.ownership import MARKER_KEY
 from tests.functional.conftest import REGION
 
 PAYMENTS_TAGS = {"team": "payments", "env": "prod"}

@@ -121,9 +121,13 @@ def _breaker_drill(region: str) -> None:
 
     import yaml  # noqa: PLC0415
 
-    from shared import config  # noqa: PLC0415
-    from shared.clients import build_engine, credentials_from, runtime_from  # noqa: PLC0415
-    from shared.retry import Deadline  # noqa: PLC0415
+    from rolebinder.aliyun.retry import Deadline  # noqa: PLC0415
+    from rolebinder.entrypoints import config  # noqa: PLC0415
+    from rolebinder.entrypoints.wiring import (  # noqa: PLC0415
+        build_engine,
+        credentials_from,
+        runtime_from,
+    )
 
     with open(os.environ[config.MAPPING], encoding="utf-8") as handle:
         document = yaml.safe_load(handle)
