@@ -274,9 +274,11 @@ def test_tied_rules_with_one_role_and_two_policies_conflict(
             "Statement[0]: needs exactly one of Action or NotAction",
         ),
         ("{not json", "is not valid JSON"),
+        # found by the fuzz suite: a key from the file is shown escaped, on one line
+        ({"Version": "1", "\x00Statement": []}, 'unknown key(s) "\\u0000Statement"'),
         (policy(*[f"oss:Action{n:04d}" for n in range(80)]), "AttachInstanceRamRole accepts"),
     ],
-    ids=["version", "empty", "effect", "no-action", "not-json", "too-long"],
+    ids=["version", "empty", "effect", "no-action", "not-json", "control-key", "too-long"],
 )
 def test_an_invalid_rule_policy_is_refused_before_any_call(
     cli, write_mapping, bad: Any, problem: str

@@ -1,8 +1,9 @@
 """`rolebinder build`: the Function Compute code packages, dist/<function>.zip, one per function.
 
-Each zip: index.py (handler index.handler), the `shared` package without `shared/cli`, the
-mapping (validated first) as mapping.yaml and compiled as mapping.compiled.json (what the
-functions load, without jsonschema or PyYAML), and the runtime dependencies as wheels for FC's
+Each zip: index.py (handler index.handler), the `rolebinder` package without its operator
+tooling (`cli`, `local`, `deploy`), the mapping (validated first) as mapping.yaml and compiled
+as mapping.compiled.json (what the functions load, without jsonschema or PyYAML), and the
+runtime dependencies as wheels for FC's
 platform and --python-version (default: the runtime template.yml deploys), cached in
 <cache-dir>/.deps-<key>/ between runs. Bytecode is added only when an interpreter of that exact
 version is available (this one, or python<version> on PATH).

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from rolebinder.mapping.schema import show
+
 MAX_POLICY_CHARS = 1024
 _STATEMENT_KEYS = frozenset(
     {"Effect", "Action", "NotAction", "Resource", "NotResource", "Condition"}
@@ -48,9 +50,9 @@ def _document_problems(document: Any) -> list[str]:
     found = []
     if document.get("Version") != "1":
         found.append('Version must be "1" (a string)')
-    extra = sorted(set(document) - {"Version", "Statement"})
+    extra = sorted(map(str, set(document) - {"Version", "Statement"}))
     if extra:
-        found.append(f"unknown key(s) {', '.join(extra)} (allowed: Version, Statement)")
+        found.append(f"unknown key(s) {_names(extra)} (allowed: Version, Statement)")
     statements = document.get("Statement")
     if not isinstance(statements, list) or not statements:
         return [*found, "Statement must be a non-empty list of statements"]
@@ -65,9 +67,9 @@ def _statement_problems(statement: Any) -> list[str]:
     found = []
     if statement.get("Effect") not in ("Allow", "Deny"):
         found.append("Effect must be Allow or Deny")
-    extra = sorted(set(statement) - _STATEMENT_KEYS)
+    extra = sorted(map(str, set(statement) - _STATEMENT_KEYS))
     if extra:
-        found.append(f"unknown key(s) {', '.join(extra)}")
+        found.append(f"unknown key(s) {_names(extra)}")
     for field, negated in (("Action", "NotAction"), ("Resource", "NotResource")):
         given = [key for key in (field, negated) if key in statement]
         if len(given) != 1:
@@ -83,3 +85,9 @@ def _strings(value: Any) -> bool:
     if isinstance(value, str):
         return bool(value)
     return isinstance(value, list) and bool(value) and all(isinstance(v, str) and v for v in value)
+
+
+def _names(keys: list[str]) -> str:
+    # Keys come from the file: quoted and escaped (show), so a control character or a huge key
+    # cannot break the one-line message.
+    return ", ".join(show(key) for key in keys[:10]) + (", ..." if len(keys) > 10 else "")
