@@ -173,27 +173,28 @@ def test_a_role_spelled_in_another_case_than_ram_is_still_revoked(
 # -- 5. two rolebinder deployments in one account fight over the same marker ---------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding: every deployment writes the same rolebinder:role key, so a second "
-    "deployment (another stack, another region set, a test stack) owns the first one's "
-    "bindings and they flip-flop; unfixed (needs a per-deployment marker)",
-)
 def test_two_deployments_with_different_mappings_do_not_flip_flop(
-    cloud: FakeCloud, use_mapping, invoke
+    cloud: FakeCloud, use_mapping, invoke, handler_env
 ) -> None:
-    # GIVEN two stacks in one account: A maps team=payments to Payments, B to AppReader
+    # GIVEN two stacks in one account (ROLEBINDER_DEPLOYMENT: their ServiceName): A maps
+    # team=payments to Payments, B to AppReader
     seed_world(cloud, [vm("i-twostack01", PAYMENTS_TAGS)])
-    stack_a = mapping(on_no_match="keep")
-    stack_b = mapping(on_no_match="keep", rules=[{**PAYMENTS_RULE, "role": "AppReader"}])
+    stack_a = ("stack-a", mapping(on_no_match="keep"))
+    stack_b = (
+        "stack-b",
+        mapping(on_no_match="keep", rules=[{**PAYMENTS_RULE, "role": "AppReader"}]),
+    )
 
     # WHEN each stack's sweep runs in turn
     seen = []
-    for stack in (stack_a, stack_b, stack_a, stack_b):
+    for name, stack in (stack_a, stack_b, stack_a, stack_b):
         use_mapping(stack)
-        run = invoke("reconcile", timer_event())
+        handler_env.setenv("ROLEBINDER_DEPLOYMENT", name)
+        run = invoke("reconcile", timer_event(), cold=True)
         seen.append((line_of(run, "i-twostack01"), ecs_state(cloud)["i-twostack01"]))
 
     # THEN the second stack does not undo the first one's binding, back and forth
     writes = [line for line, _ in seen if line[0] in ("attached", "replaced", "detached")]
     assert len(writes) <= 1, seen
+    # AND B says why, every time: the binding belongs to another deployment
+    assert [line for line, _ in seen[1::2]] == [("skipped", "contested")] * 2

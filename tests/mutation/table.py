@@ -194,14 +194,14 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "ownership-not-owned",
         DECISION,
-        "if not instance.owned_by_rolebinder(mapping.adopt_unmarked):",
+        "if not instance.owned_by_rolebinder(mapping.adopt_unmarked, deployment):",
         "if False:",
         SAFETY_TESTS,
     ),
     Mutation(
         "ownership-contested",
         DECISION,
-        "if instance.contested:",
+        "if instance.contested(deployment):",
         "if False:",
         SAFETY_TESTS,
     ),
@@ -268,5 +268,12 @@ MUTATIONS: tuple[Mutation, ...] = (
         "if changed < limits.max_flips:",
         "if True:",
         GOVERNANCE_TESTS,
+    ),
+    Mutation(
+        "ownership-per-deployment",
+        "shared/rolebinder/domain/instance.py",
+        "return not same_role(self.marker, self.role) or self.owner() != deployment",
+        "return not same_role(self.marker, self.role)",
+        ("tests/functional/test_attacks_v2.py",),
     ),
 )

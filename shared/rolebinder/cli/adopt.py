@@ -22,7 +22,7 @@ from rolebinder.cli.options import add_fleet_options, gateways, open_runtime
 from rolebinder.cli.options import console as session_console
 from rolebinder.cli.text import cell, markup_safe
 from rolebinder.domain.instance import Instance
-from rolebinder.domain.ownership import MARKER_KEY, same_role
+from rolebinder.domain.ownership import MARKER_KEY, OWNER_KEY, same_role
 from rolebinder.errors import CloudError
 from rolebinder.mapping.model import RoleMapping
 
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     candidates = list(_unowned(ecs, runtime.mapping))
     results = {i.instance_id: "would mark" for i in candidates}
     if not args.dry_run:
-        results = _mark(ecs, candidates)
+        results = _mark(ecs, candidates, runtime.settings.deployment)
     rows = [
         (i.instance_id, i.role or "", i.marker or "-", results[i.instance_id]) for i in candidates
     ]
@@ -73,7 +73,7 @@ def _fields(instance: Instance) -> dict[str, Any]:
     return {name: getattr(instance, name) for name in instance.__dataclass_fields__}
 
 
-def _mark(ecs: EcsGateway, instances: list[Instance]) -> dict[str, str]:
+def _mark(ecs: EcsGateway, instances: list[Instance], deployment: str) -> dict[str, str]:
     """Mark each instance with its bound role, batched per role; a result per instance."""
     results: dict[str, str] = {}
     by_role: dict[str, list[str]] = {}
@@ -82,7 +82,7 @@ def _mark(ecs: EcsGateway, instances: list[Instance]) -> dict[str, str]:
     for role, ids in by_role.items():
         for batch in chunks(ids, TAG_BATCH):
             try:
-                tagged = ecs.tag_instances({MARKER_KEY: role}, batch)
+                tagged = ecs.tag_instances({MARKER_KEY: role, OWNER_KEY: deployment}, batch)
             except CloudError as error:
                 results.update(dict.fromkeys(batch, f"failed: {error.code}"))
                 continue

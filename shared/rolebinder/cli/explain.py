@@ -48,12 +48,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.instance_id}: not found in {args.region}")
         return EXIT_FAILED
     evaluation = evaluate(instance, runtime.mapping)
-    decision = decide(instance, runtime.mapping)
+    decision = decide(instance, runtime.mapping, deployment=runtime.settings.deployment)
     role_check = _role_check(decision, runtime, gates)
     if args.json:
         print(json.dumps(_document(instance, evaluation, decision, role_check), indent=2))
     else:
-        _print(instance, evaluation, decision, role_check)
+        _print(instance, evaluation, decision, role_check, runtime.settings.deployment)
     return EXIT_OK
 
 
@@ -100,7 +100,13 @@ def _document(
     }
 
 
-def _print(instance: Instance, evaluation: Evaluation, decision: Decision, role_check: str) -> None:
+def _print(
+    instance: Instance,
+    evaluation: Evaluation,
+    decision: Decision,
+    role_check: str,
+    deployment: str,
+) -> None:
     console = session_console(highlight=False)
     safe = markup_safe  # every value below comes from the cloud or the mapping
     tags = ", ".join(f"{k}={v}" for k, v in instance.tags.items()) or "(none)"
@@ -112,7 +118,7 @@ def _print(instance: Instance, evaluation: Evaluation, decision: Decision, role_
     )
     console.print(f"tags: {safe(tags)}")
     console.print(f"current role: {safe(instance.role or '(none)')}")
-    console.print(f"ownership: {safe(_ownership(instance))}")
+    console.print(f"ownership: {safe(_ownership(instance, deployment))}")
     table = Table(title="rules, in mapping order")
     for column in ("rule", "priority", "matched", "role", "why"):
         table.add_column(column)
@@ -135,10 +141,12 @@ def _print(instance: Instance, evaluation: Evaluation, decision: Decision, role_
     console.print(f"role check: {safe(role_check)}")
 
 
-def _ownership(instance: Instance) -> str:
+def _ownership(instance: Instance, deployment: str) -> str:
     if instance.role is None:
         return "no role bound"
-    if instance.contested:
+    if instance.contested(deployment) and instance.owner() != deployment:
+        return f"bound by another rolebinder deployment ({instance.owner()})"
+    if instance.contested(deployment):
         return f"contested: rolebinder's marker names {instance.marker}"
     if same_role(instance.marker, instance.role):
         return "bound by rolebinder (marker matches)"

@@ -12,7 +12,7 @@ from enum import Enum
 
 from rolebinder.domain import reasons
 from rolebinder.domain.instance import Instance
-from rolebinder.domain.ownership import same_role
+from rolebinder.domain.ownership import DEFAULT_DEPLOYMENT, same_role
 from rolebinder.mapping.model import (
     AUDIT,
     DETACH,
@@ -85,14 +85,20 @@ def evaluate(instance: Instance, mapping: RoleMapping) -> Evaluation:
 WRITE_ACTIONS = frozenset({Action.ATTACH, Action.REPLACE, Action.DETACH})
 
 
-def decide(instance: Instance, mapping: RoleMapping, now: float | None = None) -> Decision:
+def decide(
+    instance: Instance,
+    mapping: RoleMapping,
+    now: float | None = None,
+    deployment: str = DEFAULT_DEPLOYMENT,
+) -> Decision:
     """Decide what to do with the instance's RAM role under the mapping; never raises.
 
     `now` (epoch seconds) turns on flap damping: a write to an instance rolebinder already
     changed `limits.max_flips` times within `limits.flip_window` becomes a `flapping` skip.
+    `deployment` is who is deciding: only bindings its own markers name are its to change.
     """
     winners = evaluate(instance, mapping).winners
-    decision = _decide(instance, mapping, winners)
+    decision = _decide(instance, mapping, winners, deployment)
     decision = replace(decision, mode=_mode(mapping, winners, decision))
     if now is None or not decision.writes:
         return decision
@@ -120,17 +126,19 @@ def _damped(instance: Instance, mapping: RoleMapping, decision: Decision, now: f
     return replace(decision, action=Action.SKIP, reason=reasons.FLAPPING, detail=detail)
 
 
-def _decide(instance: Instance, mapping: RoleMapping, winners: tuple[RuleVerdict, ...]) -> Decision:
+def _decide(
+    instance: Instance, mapping: RoleMapping, winners: tuple[RuleVerdict, ...], deployment: str
+) -> Decision:
     if not instance.is_vpc:
         return _classic(instance, mapping, winners)
     if not winners:
-        return _no_match(instance, mapping)
+        return _no_match(instance, mapping, deployment)
     refused = [winner for winner in winners if not _grantable(mapping, winner)]
     if refused:
         return _not_allowed(instance, refused[0])
     if len(_distinct_grants(winners)) > 1:
         return _conflict(instance, winners)
-    return _bind(instance, mapping, winners)
+    return _bind(instance, mapping, winners, deployment)
 
 
 # --- matching ------------------------------------------------------------------------------------
@@ -224,7 +232,7 @@ def _classic(
     return Decision(Action.SKIP, role, instance.role, reasons.CLASSIC_NETWORK, rule, detail)
 
 
-def _no_match(instance: Instance, mapping: RoleMapping) -> Decision:
+def _no_match(instance: Instance, mapping: RoleMapping, deployment: str) -> Decision:
     current = instance.role
 
     def skip(reason: str, detail: str) -> Decision:
@@ -237,7 +245,7 @@ def _no_match(instance: Instance, mapping: RoleMapping) -> Decision:
     if not _managed(mapping, current):
         detail = f"no rule matched; role {current} is not in the allow-list, so never touched"
         return skip(reasons.EXISTING_ROLE_KEPT, detail)
-    refusal = _ownership_refusal(instance, mapping, "detach")
+    refusal = _ownership_refusal(instance, mapping, "detach", deployment)
     if refusal is not None:
         return skip(*refusal)
     detail = f"no rule matched and on_no_match is detach: detach {current}"
@@ -248,18 +256,24 @@ _PAST = {"detach": "detached", "replace": "replaced"}
 
 
 def _ownership_refusal(
-    instance: Instance, mapping: RoleMapping, verb: str
+    instance: Instance, mapping: RoleMapping, verb: str, deployment: str
 ) -> tuple[str, str] | None:
-    """(reason, detail) when the current binding is not rolebinder's to change, else None."""
+    """(reason, detail) when the current binding is not this deployment's to change, else None."""
     current = instance.role
-    if instance.contested:
+    if instance.contested(deployment) and instance.owner() != deployment:
+        detail = (
+            f"{current} was bound by the rolebinder deployment {instance.owner()!r}, not this "
+            f"one ({deployment!r}), so this one will not {verb} it"
+        )
+        return reasons.CONTESTED, detail
+    if instance.contested(deployment):
         detail = (
             f"rolebinder bound {instance.marker} but the instance now has {current}: someone "
             f"else changed it, so rolebinder will not {verb} it (resolve by hand, then "
             "`rolebinder adopt`)"
         )
         return reasons.CONTESTED, detail
-    if not instance.owned_by_rolebinder(mapping.adopt_unmarked):
+    if not instance.owned_by_rolebinder(mapping.adopt_unmarked, deployment):
         detail = (
             f"role {current} was not bound by rolebinder (no rolebinder:role marker), so it is "
             f"never {_PAST[verb]} (`rolebinder adopt` or adopt_unmarked: true hands it over)"
@@ -291,7 +305,9 @@ def _conflict(instance: Instance, winners: tuple[RuleVerdict, ...]) -> Decision:
     return Decision(Action.SKIP, None, instance.role, reasons.CONFLICTING_RULES, None, detail)
 
 
-def _bind(instance: Instance, mapping: RoleMapping, winners: tuple[RuleVerdict, ...]) -> Decision:
+def _bind(
+    instance: Instance, mapping: RoleMapping, winners: tuple[RuleVerdict, ...], deployment: str
+) -> Decision:
     role, current, rule = winners[0].role, instance.role, winners[0].rule.name
     matched = f"rule {rule} matched" if len(winners) == 1 else f"rules {_names(winners)} matched"
 
@@ -310,7 +326,7 @@ def _bind(instance: Instance, mapping: RoleMapping, winners: tuple[RuleVerdict, 
     if not _managed(mapping, current):
         detail = f"instance has role {current}, which is not in the allow-list, so never replaced"
         return decision(Action.SKIP, reasons.EXISTING_ROLE_KEPT, detail)
-    refusal = _ownership_refusal(instance, mapping, "replace")
+    refusal = _ownership_refusal(instance, mapping, "replace", deployment)
     if refusal is not None:
         return decision(Action.SKIP, *refusal)
     return decision(Action.REPLACE, reasons.RULE_MATCHED, f"replace {current} with {role}")

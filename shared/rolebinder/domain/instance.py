@@ -10,7 +10,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from rolebinder.domain.ownership import CHANGES_KEY, MARKER_KEY, recent_changes, same_role
+from rolebinder.domain.ownership import (
+    CHANGES_KEY,
+    DEFAULT_DEPLOYMENT,
+    MARKER_KEY,
+    OWNER_KEY,
+    recent_changes,
+    same_role,
+)
 
 VPC = "vpc"
 CLASSIC = "classic"
@@ -42,21 +49,28 @@ class Instance:
         """The role rolebinder's ownership marker names (None: rolebinder has not bound one)."""
         return self.tags.get(MARKER_KEY) or None
 
-    def owned_by_rolebinder(self, adopt_unmarked: bool = False) -> bool:
-        """Whether the current binding is rolebinder's: its marker names the bound role."""
+    def owner(self) -> str:
+        """The deployment that wrote the marker (an unnamed one is the default deployment)."""
+        return self.tags.get(OWNER_KEY) or DEFAULT_DEPLOYMENT
+
+    def owned_by_rolebinder(
+        self, adopt_unmarked: bool = False, deployment: str = DEFAULT_DEPLOYMENT
+    ) -> bool:
+        """Whether the current binding is this deployment's: its marker names the bound role
+        and its owner tag names this deployment."""
         if self.role is None:
             return False
-        return same_role(self.marker, self.role) or (adopt_unmarked and self.marker is None)
+        if self.marker is None:
+            return adopt_unmarked
+        return same_role(self.marker, self.role) and self.owner() == deployment
 
     def changes_within(self, now: float, window: float) -> int:
         """How many times rolebinder changed this instance's role in the last `window` s."""
         return len(recent_changes(self.tags.get(CHANGES_KEY), now, window))
 
-    @property
-    def contested(self) -> bool:
-        """A marker naming another role than the bound one: someone else changed the binding."""
-        return (
-            self.role is not None
-            and self.marker is not None
-            and not same_role(self.marker, self.role)
-        )
+    def contested(self, deployment: str = DEFAULT_DEPLOYMENT) -> bool:
+        """A marker naming another role than the bound one (someone else changed the binding),
+        or written by another deployment (whose binding it is)."""
+        if self.role is None or self.marker is None:
+            return False
+        return not same_role(self.marker, self.role) or self.owner() != deployment

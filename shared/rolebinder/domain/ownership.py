@@ -17,6 +17,11 @@ MARKER_KEY = RESERVED_PREFIX + "role"
 # When rolebinder last changed the instance's role: epoch seconds, comma-separated, newest
 # last. Kept on the instance, so flap damping holds across function instances.
 CHANGES_KEY = RESERVED_PREFIX + "changes"
+# Which rolebinder deployment wrote the marker (ROLEBINDER_DEPLOYMENT): two deployments in one
+# account never treat each other's bindings as their own, so they cannot fight over one.
+OWNER_KEY = RESERVED_PREFIX + "owner"
+# The deployment a marker without an owner tag is taken to belong to.
+DEFAULT_DEPLOYMENT = "rolebinder"
 # How far in the future a recorded change may lie and still count (clock skew between FC
 # instances); anything later is treated as forged and ignored.
 _SKEW = 300

@@ -7,10 +7,12 @@ build settings without touching the process environment.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from rolebinder.domain import ids
+from rolebinder.domain.ownership import DEFAULT_DEPLOYMENT
 from rolebinder.errors import InputError
 
 # The tag-to-role mapping file (YAML or JSON). Required by the handlers.
@@ -41,6 +43,9 @@ RATE_LIMITS = "ROLEBINDER_RATE_LIMITS"
 # Seconds a container remembers instances it has just bound, so a later creation event for one
 # of them (the Running safety net) costs no API call. 0 turns it off.
 SETTLED_SECONDS = "ROLEBINDER_SETTLED_SECONDS"
+# This deployment's name, written beside every marker (rolebinder:owner): two deployments in one
+# account leave each other's bindings alone. template.yml sets the stack's ServiceName.
+DEPLOYMENT = "ROLEBINDER_DEPLOYMENT"
 
 # Standard credential variables (FC 3.0 sets them; python3.12 has no context.credentials).
 ACCESS_KEY_ID = "ALIBABA_CLOUD_ACCESS_KEY_ID"
@@ -59,6 +64,7 @@ DEFAULT_SETTLED_SECONDS = 60.0
 DEFAULT_BUDGET_SECONDS = 120.0
 
 _REGION = ids.matcher(ids.REGION)
+_DEPLOYMENT_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 
@@ -80,6 +86,7 @@ class Settings:
     default_region: str | None = None
     rate_limits: Mapping[str, float] = field(default_factory=dict)
     settled_seconds: float = DEFAULT_SETTLED_SECONDS
+    deployment: str = DEFAULT_DEPLOYMENT
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -99,6 +106,7 @@ class Settings:
             default_region=env.get(FC_REGION) or None,
             rate_limits=parse_rates(env.get(RATE_LIMITS, "")),
             settled_seconds=parse_seconds(SETTLED_SECONDS, env, DEFAULT_SETTLED_SECONDS),
+            deployment=parse_deployment(env.get(DEPLOYMENT, "")),
         )
 
 
@@ -122,6 +130,14 @@ def parse_regions(raw: str) -> tuple[str, ...]:
         if not _REGION.fullmatch(region):
             raise InputError(f"{REGIONS}: {region!r} is not a region id (like cn-hangzhou)")
     return tuple(dict.fromkeys(regions))
+
+
+def parse_deployment(raw: str) -> str:
+    """A deployment name fit for a tag value: 1-64 letters, digits, '.', '_' or '-'."""
+    name = raw.strip() or DEFAULT_DEPLOYMENT
+    if not _DEPLOYMENT_NAME.fullmatch(name):
+        raise InputError(f"{DEPLOYMENT}={raw!r}: use 1-64 letters, digits, '.', '_' or '-'")
+    return name
 
 
 def parse_seconds(name: str, env: Mapping[str, str], default: float) -> float:

@@ -188,6 +188,7 @@ def build_engine(
         dry_run=settings.dry_run,
         visibility_wait=settings.visibility_wait,
         allow_changes=allow_changes,
+        deployment=settings.deployment,
     )
     return Engine(
         runtime.mapping,

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from rolebinder.domain.ownership import RESERVED_PREFIX
+from rolebinder.domain.ownership import MARKER_KEY, OWNER_KEY, RESERVED_PREFIX
 from rolebinder.mapping.model import DETACH, REPLACE, RoleMapping
 
 READ_ACTIONS = ("ecs:DescribeInstances", "ecs:DescribeInstanceRamRole")
@@ -109,11 +109,14 @@ def guard_policy() -> dict[str, Any]:
                 "Resource": "*",
                 "Condition": {"ForAnyValue:StringLike": {"acs:TagKeys": keys}},
             },
-            {
-                "Effect": "Deny",
-                "Action": list(TAG_WRITE_ACTIONS),
-                "Resource": "*",
-                "Condition": {"StringLike": {f"acs:RequestTag/{RESERVED_PREFIX}role": "*"}},
-            },
+            *(
+                {
+                    "Effect": "Deny",
+                    "Action": list(TAG_WRITE_ACTIONS),
+                    "Resource": "*",
+                    "Condition": {"StringLike": {f"acs:RequestTag/{key}": "*"}},
+                }
+                for key in (MARKER_KEY, OWNER_KEY)
+            ),
         ],
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rolebinder.domain.outcome import Outcome
+from rolebinder.domain.ownership import DEFAULT_DEPLOYMENT
 from rolebinder.mapping.model import RoleMapping
 from rolebinder.mapping.permissions import can_detach
 from rolebinder.service.binder import Binder, BindPort, Plan, RestorePolicy
@@ -10,7 +11,12 @@ from rolebinder.service.markers import ChangeLog
 
 
 def apply_plans(
-    ecs: BindPort, plans: list[Plan], mapping: RoleMapping, now: float, dry_run: bool
+    ecs: BindPort,
+    plans: list[Plan],
+    mapping: RoleMapping,
+    now: float,
+    dry_run: bool,
+    deployment: str = DEFAULT_DEPLOYMENT,
 ) -> list[Outcome]:
     """One outcome per plan, in order: written, or (dry run) what would have been written."""
     if not plans:
@@ -23,6 +29,7 @@ def apply_plans(
         changes,
         lambda role: restore_policy(mapping, role),
         unmark_refused=can_detach(mapping),
+        deployment=deployment,
     )
     return binder.apply(plans)
 

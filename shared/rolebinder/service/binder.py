@@ -36,7 +36,7 @@ from rolebinder.domain.outcome import (
     Outcome,
     failed_call,
 )
-from rolebinder.domain.ownership import MARKER_KEY, same_role
+from rolebinder.domain.ownership import DEFAULT_DEPLOYMENT, MARKER_KEY, same_role
 from rolebinder.errors import CloudError
 from rolebinder.service.markers import ChangeLog, Markers, TagPort
 
@@ -100,9 +100,10 @@ class Binder:
         changes: ChangeLog | None = None,
         restore_policy: Callable[[str], RestorePolicy] | None = None,
         unmark_refused: bool = False,
+        deployment: str = DEFAULT_DEPLOYMENT,
     ) -> None:
         self.ecs = ecs
-        self.markers = Markers(ecs, changes)
+        self.markers = Markers(ecs, changes, deployment)
         # The Policy to put a replaced role back with: (may restore, policy). The previous
         # binding's own Policy cannot be read back, so only an unambiguous one is restored.
         self.restore_policy = restore_policy or (lambda role: (True, None))

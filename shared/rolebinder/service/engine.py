@@ -20,6 +20,7 @@ from rolebinder.aliyun.ecs import BIND_BATCH
 from rolebinder.aliyun.retry import Backoff, Deadline
 from rolebinder.domain.instance import Instance
 from rolebinder.domain.outcome import Outcome
+from rolebinder.domain.ownership import DEFAULT_DEPLOYMENT
 from rolebinder.errors import CloudError
 from rolebinder.intake.events import InstanceCheck
 from rolebinder.mapping.model import RoleMapping
@@ -57,6 +58,8 @@ class EngineOptions:
     clock: Callable[[], float] = wall_clock
     # `rolebinder apply --allow-changes N`: the breaker's limits raised to N for this run.
     allow_changes: int | None = None
+    # ROLEBINDER_DEPLOYMENT: the owner its markers name; another deployment's are not its own.
+    deployment: str = DEFAULT_DEPLOYMENT
 
 
 @dataclass(eq=False)
@@ -76,7 +79,9 @@ class Engine:
         self.options = self.options or EngineOptions()
         self.now = self.options.clock()
         self.breaker = Breaker(self.mapping.limits, self.options.allow_changes)
-        self.planner = Planner(self.mapping, self.now, self.options.dry_run)
+        self.planner = Planner(
+            self.mapping, self.now, self.options.dry_run, self.options.deployment
+        )
 
     # -- entry points ---------------------------------------------------------------------------
 
@@ -187,4 +192,5 @@ class Engine:
         return sorted([*gone, *immediate], key=lambda o: order[o.instance_id or ""]), writes
 
     def _apply(self, ecs: EcsPort, plans: list[Plan]) -> list[Outcome]:
-        return apply_plans(ecs, plans, self.mapping, self.now, self.options.dry_run)
+        options = self.options
+        return apply_plans(ecs, plans, self.mapping, self.now, options.dry_run, options.deployment)

@@ -17,7 +17,13 @@ from typing import Protocol
 
 from rolebinder.aliyun.ecs import TAG_BATCH, chunks
 from rolebinder.domain.instance import Instance
-from rolebinder.domain.ownership import CHANGES_KEY, MARKER_KEY, with_change
+from rolebinder.domain.ownership import (
+    CHANGES_KEY,
+    DEFAULT_DEPLOYMENT,
+    MARKER_KEY,
+    OWNER_KEY,
+    with_change,
+)
 from rolebinder.errors import CloudError
 
 
@@ -50,9 +56,12 @@ class MarkResult:
 class Markers:
     """Writes ownership markers and change records for (instance, role) pairs."""
 
-    def __init__(self, ecs: TagPort, changes: ChangeLog | None = None) -> None:
+    def __init__(
+        self, ecs: TagPort, changes: ChangeLog | None = None, owner: str = DEFAULT_DEPLOYMENT
+    ) -> None:
         self.ecs = ecs
         self.changes = changes
+        self.owner = owner
 
     def mark(self, targets: Iterable[tuple[Instance, str]]) -> MarkResult:
         """Tag each instance with its role's marker (and its change record)."""
@@ -73,7 +82,9 @@ class Markers:
         failures: dict[str, CloudError] = {}
         ids = [instance.instance_id for instance in instances]
         for batch in chunks(ids, TAG_BATCH):
-            failures.update(self._try(lambda b: self.ecs.untag_instances([MARKER_KEY], b), batch))
+            failures.update(
+                self._try(lambda b: self.ecs.untag_instances([MARKER_KEY, OWNER_KEY], b), batch)
+            )
         for tags, group in self._groups(((i, "") for i in instances), with_marker=False):
             for batch in chunks(group, TAG_BATCH):
                 failures.update(self._try(lambda b, t=tags: self.ecs.tag_instances(t, b), batch))
@@ -84,7 +95,7 @@ class Markers:
     ) -> list[tuple[dict[str, str], list[str]]]:
         groups: dict[tuple[tuple[str, str], ...], list[str]] = {}
         for instance, role in targets:
-            tags = {MARKER_KEY: role} if with_marker else {}
+            tags = {MARKER_KEY: role, OWNER_KEY: self.owner} if with_marker else {}
             if self.changes is not None:
                 tags[CHANGES_KEY] = self.changes.after_change(instance)
             if tags:

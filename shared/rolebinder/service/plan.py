@@ -14,6 +14,7 @@ from rolebinder.domain import reasons
 from rolebinder.domain.decision import Action, decide
 from rolebinder.domain.instance import Instance
 from rolebinder.domain.outcome import FAILED, SKIPPED, Outcome, failed, failed_call, planned
+from rolebinder.domain.ownership import DEFAULT_DEPLOYMENT
 from rolebinder.errors import CloudError
 from rolebinder.mapping.model import AUDIT, RoleMapping
 from rolebinder.service.binder import Plan
@@ -30,6 +31,7 @@ class Planner:
     mapping: RoleMapping
     now: float
     dry_run: bool
+    deployment: str = DEFAULT_DEPLOYMENT  # whose markers count as its own
 
     def decide_all(
         self, originals: Sequence[Instance], current: Sequence[Instance | None], event_of: EventOf
@@ -42,7 +44,7 @@ class Planner:
             if instance is None:  # deleted between the two reads
                 gone.append(self.missing(original.instance_id, original.region, event_id, False))
                 continue
-            decision = decide(instance, self.mapping, self.now)
+            decision = decide(instance, self.mapping, self.now, self.deployment)
             outcome = planned(
                 decision, instance.instance_id, instance.region, event_id, self.dry_run
             )
