@@ -16,15 +16,15 @@ from typing import Any
 
 from rich.table import Table
 
-from rolebinder.aliyun.ecs import TAG_BATCH, EcsGateway, chunks
+from rolebinder.aliyun.ecs import EcsGateway
 from rolebinder.cli import EXIT_FAILED, EXIT_OK
 from rolebinder.cli.options import add_fleet_options, gateways, open_runtime
 from rolebinder.cli.options import console as session_console
 from rolebinder.cli.text import cell, markup_safe
 from rolebinder.domain.instance import Instance
-from rolebinder.domain.ownership import MARKER_KEY, OWNER_KEY, same_role
-from rolebinder.errors import CloudError
+from rolebinder.domain.ownership import same_role
 from rolebinder.mapping.model import RoleMapping
+from rolebinder.service.markers import Markers
 
 
 def register(commands: Any) -> None:
@@ -74,20 +74,11 @@ def _fields(instance: Instance) -> dict[str, Any]:
 
 
 def _mark(ecs: EcsGateway, instances: list[Instance], deployment: str) -> dict[str, str]:
-    """Mark each instance with its bound role, batched per role; a result per instance."""
-    results: dict[str, str] = {}
-    by_role: dict[str, list[str]] = {}
-    for instance in instances:
-        by_role.setdefault(instance.role or "", []).append(instance.instance_id)
-    for role, ids in by_role.items():
-        for batch in chunks(ids, TAG_BATCH):
-            try:
-                tagged = ecs.tag_instances({MARKER_KEY: role, OWNER_KEY: deployment}, batch)
-            except CloudError as error:
-                results.update(dict.fromkeys(batch, f"failed: {error.code}"))
-                continue
-            results.update({i: "marked" if i in tagged else "gone" for i in batch})
-    return results
+    """Mark each instance with its bound role (the binder's own marker writes, no change
+    record: adopting changes no binding); a result per instance."""
+    result = Markers(ecs, owner=deployment).mark((i, i.role or "") for i in instances)
+    refused = {i: f"failed: {error.code}" for i, error in result.refused.items()}
+    return {i: "marked" for i in result.marked} | dict.fromkeys(result.gone, "gone") | refused
 
 
 def _print(rows: list[tuple[str, str, str, str]], args: argparse.Namespace) -> None:

@@ -8,18 +8,15 @@ and every interpolated value the CLI prints goes through here.
 
 from __future__ import annotations
 
-import re
-
 from rich.markup import escape
 from rich.text import Text
 
-# C0 and C1 controls (ESC included), DEL, and the line and paragraph separators.
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+from rolebinder.intake.readers import printable
 
 
 def clean(value: object) -> str:
     """`value` as one printable line: control characters shown as \\xNN, never interpreted."""
-    return _CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode(), str(value))
+    return printable(str(value))
 
 
 def cell(value: object) -> Text:

@@ -260,16 +260,13 @@ def _ownership_refusal(
 ) -> tuple[str, str] | None:
     """(reason, detail) when the current binding is not this deployment's to change, else None."""
     current = instance.role
-    if instance.contested(deployment) and instance.owner() != deployment:
+    if instance.contested(deployment):
         detail = (
             f"{current} was bound by the rolebinder deployment {instance.owner()!r}, not this "
             f"one ({deployment!r}), so this one will not {verb} it"
-        )
-        return reasons.CONTESTED, detail
-    if instance.contested(deployment):
-        detail = (
-            f"rolebinder bound {instance.marker} but the instance now has {current}: someone "
-            f"else changed it, so rolebinder will not {verb} it (resolve by hand, then "
+            if instance.owner() != deployment
+            else f"rolebinder bound {instance.marker} but the instance now has {current}: "
+            f"someone else changed it, so rolebinder will not {verb} it (resolve by hand, then "
             "`rolebinder adopt`)"
         )
         return reasons.CONTESTED, detail

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from rolebinder.aliyun.ecs import BIND_BATCH, TAG_BATCH, BindResult, chunks
 from rolebinder.domain import reasons
@@ -41,6 +41,7 @@ from rolebinder.errors import CloudError
 from rolebinder.service.markers import ChangeLog, Markers, TagPort
 
 RestorePolicy = tuple[bool, "str | None"]
+K = TypeVar("K")
 
 
 class BindPort(TagPort, Protocol):
@@ -195,7 +196,8 @@ class Binder:
         rollback: list[Plan] = []
         # One call per role and Policy: rules naming the same role with different policies
         # must never share an attach.
-        for (role, policy), group in _grouped_by_grant(plans):
+        by_grant = _grouped(plans, lambda p: (p.decision.role or "", p.decision.policy))
+        for (role, policy), group in by_grant:
             for batch in chunks([p.instance_id for p in group], BIND_BATCH):
                 members = [p for p in group if p.instance_id in batch]
                 answers, error = self._call(
@@ -341,15 +343,8 @@ def _failure(base: Outcome, problem: _Failure, vanished: bool) -> Outcome:
     return failed_call(base, problem)
 
 
-def _grouped_by_grant(plans: Iterable[Plan]) -> list[tuple[tuple[str, str | None], list[Plan]]]:
-    groups: dict[tuple[str, str | None], list[Plan]] = {}
-    for plan in plans:
-        groups.setdefault((plan.decision.role or "", plan.decision.policy), []).append(plan)
-    return list(groups.items())
-
-
-def _grouped(plans: Iterable[Plan], key: Callable[[Plan], str]) -> list[tuple[str, list[Plan]]]:
-    groups: dict[str, list[Plan]] = {}
+def _grouped(plans: Iterable[Plan], key: Callable[[Plan], K]) -> list[tuple[K, list[Plan]]]:
+    groups: dict[K, list[Plan]] = {}
     for plan in plans:
         groups.setdefault(key(plan), []).append(plan)
     return list(groups.items())
