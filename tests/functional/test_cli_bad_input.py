@@ -21,6 +21,7 @@ COMMANDS = {
     "replay (mapping)": ["replay", EVENT, "--mapping", "{file}"],
     "plan": ["plan", *REGION, "--mapping", "{file}"],
     "apply": ["apply", *REGION, "--mapping", "{file}"],
+    "adopt": ["adopt", *REGION, "--mapping", "{file}"],
     "explain": ["explain", "i-bp1payments0000000001", *REGION, "--mapping", "{file}"],
     "policy": ["policy", "--account-id", "1234567890123456", "--mapping", "{file}"],
     "build": ["build", "--mapping", "{file}", "--out", "{tmp}/dist"],

@@ -124,6 +124,11 @@ def test_explain_of_an_unknown_instance_exits_1(seeded: FakeCloud, handler_env, 
         ["explain", PAY1],
         ["plan", "--region", "cn-hangzhou", "--mapping", "/nonexistent/mapping.yaml"],
         ["policy", "--account-id", "12ab"],
+        ["policy", "--account-id", "1234567890123456", "--regions", "Hangzhou!"],
+        ["apply", "--region", "cn-hangzhou", "--allow-changes", "many"],
+        ["apply", "--region", "cn-hangzhou", "--allow-changes", "-1"],
+        ["adopt"],
+        ["adopt", "--region", "cn-hangzhou", "--mapping", "/nonexistent/mapping.yaml"],
     ],
 )
 def test_bad_arguments_exit_2_with_one_line_and_no_call(

@@ -384,3 +384,20 @@ def test_an_instance_whose_marker_cannot_be_written_gets_no_role(
     assert "marker could not be written" in line["detail"]
     assert [c for c in cloud.calls.all() if c.action == "AttachInstanceRamRole"] == []
     assert ecs_state(cloud) == {"i-nomark0001": None}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("ROLEBINDER_DEPLOYMENT", "stack a"), ("ROLEBINDER_REGIONS", "cn-hangzhou,Beijing")],
+)
+def test_a_bad_identity_or_region_setting_fails_loudly_before_any_call(
+    cloud: FakeCloud, use_mapping, handler_env, invoke, name: str, value: str
+) -> None:
+    use_mapping(mapping())
+    seed_world(cloud, [vm("i-badenv0001", PAYMENTS_TAGS)])
+    handler_env.setenv(name, value)
+
+    run = invoke("instance_events", state_event("i-badenv0001"), cold=True)
+
+    assert run.error is not None and name in str(run.error)
+    assert cloud.calls.all() == []
