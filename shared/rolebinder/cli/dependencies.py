@@ -22,13 +22,17 @@ from pathlib import Path
 
 from rolebinder.errors import RolebinderError
 
-# The FC runtime closure: pyproject.toml's first five dependencies (a test keeps them equal).
+# The FC runtime closure: pyproject.toml's first dependencies (a test keeps them equal). The
+# FC 3.0 SDK is imported only by a hub's sweep fan-out, never on an event's path.
 RUNTIME_REQUIREMENTS = (
     "aliyun-python-sdk-core>=2.16,<3",
     "aliyun-python-sdk-ecs>=4.24,<5",
     "aliyun-python-sdk-ram>=3.3,<4",
+    "aliyun-python-sdk-sts>=3.1.1,<4",
+    "aliyun-python-sdk-resourcemanager>=1.2,<2",
     "jsonschema>=4.18,<5",
     "PyYAML>=6.0,<7",
+    "alibabacloud-fc20230330>=4.1,<5",
 )
 FC_PLATFORM = "manylinux2014_x86_64"
 FROM_PIP = "pip"
