@@ -132,16 +132,14 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "foreign-account-exclusion",
         EVENTS,
-        "if not isinstance(trigger, InstanceCheck) or own is None or trigger.account_id in "
-        "(None, own):",
+        "if not isinstance(trigger, InstanceCheck) or own is None or trigger.account_id in served:",
         "if True:",
         ("tests/unit/test_events.py", "tests/hardening/test_escalation.py"),
     ),
     Mutation(  # the handler fuzz test's oracle is independent of the intake: it must notice
         "foreign-account-exclusion-fuzz",
         EVENTS,
-        "if not isinstance(trigger, InstanceCheck) or own is None or trigger.account_id in "
-        "(None, own):",
+        "if not isinstance(trigger, InstanceCheck) or own is None or trigger.account_id in served:",
         "if True:",
         ("tests/fuzz/test_handler_writes.py::test_garbage_deliveries_write_nothing",),
     ),

@@ -59,9 +59,11 @@ def chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
 class EcsGateway:
     """ECS calls for one region through one SDK transport."""
 
-    def __init__(self, transport: Transport, region: str) -> None:
+    def __init__(self, transport: Transport, region: str, account_id: str | None = None) -> None:
         self.transport = transport
         self.region = region
+        # DescribeInstances does not name the owner: the credentials' account is the owner.
+        self.account_id = account_id
 
     # -- instances ----------------------------------------------------------------------------
 
@@ -108,6 +110,7 @@ class EcsGateway:
             tags=_tags(answer, item, where),
             vpc_id=vpc.get("VpcId") or None if isinstance(vpc.get("VpcId"), str) else None,
             resource_group_id=item_get(answer, item, where, "ResourceGroupId", str, "") or None,
+            account_id=self.account_id,
         )
 
     # -- instance RAM roles -------------------------------------------------------------------

@@ -35,6 +35,7 @@ class Instance:
     vpc_id: str | None = None
     resource_group_id: str | None = None
     role: str | None = None
+    account_id: str | None = None  # the account whose credentials read it
 
     def __post_init__(self) -> None:
         # Freeze the tag mapping so a decision can never be influenced by later mutation.

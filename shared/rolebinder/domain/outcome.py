@@ -51,6 +51,7 @@ class Outcome:
     # Function Compute redelivers the event.
     retryable: bool = False
     mode: str = "enforce"  # audit: decided and logged, never written (dry_run is true)
+    account_id: str | None = None  # the account of the instance (a hub serves several)
 
     def record(self) -> dict[str, Any]:
         """The JSON object of the outcome line."""
@@ -67,6 +68,8 @@ class Outcome:
             "dry_run": self.dry_run,
             "mode": self.mode,
         }
+        if self.account_id is not None:
+            record["account_id"] = self.account_id
         if self.error_code is not None:
             record["error_code"] = self.error_code
             record["request_id"] = self.request_id

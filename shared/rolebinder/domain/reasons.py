@@ -40,6 +40,9 @@ MARKER_ONLY = "marker-only"
 API_ERROR = "api-error"
 # The cloud refused the caller the permission it needs (PassRole, RAM action).
 PERMISSION_DENIED = "permission-denied"
+# A hub could not assume the member account's role (missing, or not trusting the hub): that
+# member's instances fail, the other members go on.
+ASSUME_ROLE_DENIED = "assume-role-denied"
 
 # Reasons for ignored events (no instance was looked at).
 UNSUPPORTED_EVENT = "unsupported-event"
@@ -56,15 +59,22 @@ WARNING_CONTESTED = CONTESTED
 WARNING_REGION_REFUSED = "region-refused"
 WARNING_FLAPPING = FLAPPING
 WARNING_CIRCUIT_OPEN = CIRCUIT_OPEN
+# A timer payload named accounts this hub does not serve: not swept.
+WARNING_ACCOUNT_REFUSED = "account-refused"
 
 # Error lines (`"kind": "error"`) that are not one event's parse error.
 ERROR_DELIVERY_TOO_LARGE = "delivery-too-large"
+# A hub could not queue one account's sweep (FC InvokeFunction refused): the next timer repairs.
+ERROR_FANOUT_FAILED = "fanout-failed"
+# A hub could not list its members from Resource Directory: only its own account was served.
+ERROR_MEMBERS_UNAVAILABLE = "members-unavailable"
 WARNING_CODES = (
     WARNING_EMPTY_SWEEP,
     WARNING_CONTESTED,
     WARNING_CIRCUIT_OPEN,
     WARNING_FLAPPING,
     WARNING_REGION_REFUSED,
+    WARNING_ACCOUNT_REFUSED,
 )
 
 # Cloud error codes that say something specific about the instance or the role.

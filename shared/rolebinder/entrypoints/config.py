@@ -10,6 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from rolebinder.domain import ids
 from rolebinder.domain.ownership import DEFAULT_DEPLOYMENT
@@ -47,6 +48,22 @@ SETTLED_SECONDS = "ROLEBINDER_SETTLED_SECONDS"
 # account leave each other's bindings alone. template.yml sets the stack's ServiceName.
 DEPLOYMENT = "ROLEBINDER_DEPLOYMENT"
 
+# A hub: the member accounts it also serves, "id,id,..." or "rd" (every member Resource
+# Directory lists); empty serves only the account the functions run in. The hub's own account is
+# always served, with its own credentials.
+ACCOUNTS = "ROLEBINDER_ACCOUNTS"
+# The role a hub assumes in each member account (STS AssumeRole); member.yml creates it.
+MEMBER_ROLE = "ROLEBINDER_MEMBER_ROLE"
+# The reconcile function's name: set, a timer sweep of several accounts fans out one
+# asynchronous invocation per account; empty, it sweeps them one after another in place.
+RECONCILE_FUNCTION = "ROLEBINDER_RECONCILE_FUNCTION"
+STS_ENDPOINT = "ROLEBINDER_STS_ENDPOINT"
+RESOURCEMANAGER_ENDPOINT = "ROLEBINDER_RESOURCEMANAGER_ENDPOINT"
+FC_ENDPOINT = "ROLEBINDER_FC_ENDPOINT"
+# The ROLEBINDER_ACCOUNTS value that lists the members from Resource Directory.
+FROM_DIRECTORY = "rd"
+DEFAULT_MEMBER_ROLE = "rolebinder-member"
+
 # Standard credential variables (FC 3.0 sets them; python3.12 has no context.credentials).
 ACCESS_KEY_ID = "ALIBABA_CLOUD_ACCESS_KEY_ID"
 ACCESS_KEY_SECRET = "ALIBABA_CLOUD_ACCESS_KEY_SECRET"  # noqa: S105 - a variable name, not a secret
@@ -64,6 +81,10 @@ DEFAULT_SETTLED_SECONDS = 60.0
 DEFAULT_BUDGET_SECONDS = 120.0
 
 _REGION = ids.matcher(ids.REGION)
+_ACCOUNT = ids.matcher(ids.ACCOUNT_ID)
+# RAM role names: 1-64 letters, digits, '.', '-' (RAM's CreateRole rule).
+_ROLE_NAME = re.compile(r"[A-Za-z0-9.-]{1,64}")
+_FUNCTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
 _DEPLOYMENT_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
@@ -87,6 +108,18 @@ class Settings:
     rate_limits: Mapping[str, float] = field(default_factory=dict)
     settled_seconds: float = DEFAULT_SETTLED_SECONDS
     deployment: str = DEFAULT_DEPLOYMENT
+    member_accounts: tuple[str, ...] = ()
+    accounts_from_directory: bool = False
+    member_role: str = DEFAULT_MEMBER_ROLE
+    reconcile_function: str | None = None
+    sts_endpoint: str | None = None
+    resourcemanager_endpoint: str | None = None
+    fc_endpoint: str | None = None
+
+    @property
+    def is_hub(self) -> bool:
+        """True when the deployment serves accounts beyond its own."""
+        return bool(self.member_accounts) or self.accounts_from_directory
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -107,6 +140,7 @@ class Settings:
             rate_limits=parse_rates(env.get(RATE_LIMITS, "")),
             settled_seconds=parse_seconds(SETTLED_SECONDS, env, DEFAULT_SETTLED_SECONDS),
             deployment=parse_deployment(env.get(DEPLOYMENT, "")),
+            **parse_hub(env),
         )
 
 
@@ -130,6 +164,49 @@ def parse_regions(raw: str) -> tuple[str, ...]:
         if not _REGION.fullmatch(region):
             raise InputError(f"{REGIONS}: {region!r} is not a region id (like cn-hangzhou)")
     return tuple(dict.fromkeys(regions))
+
+
+def parse_hub(env: Mapping[str, str]) -> dict[str, Any]:
+    """The hub's settings: members, member role, fan-out target and endpoints."""
+    listed = parse_accounts(env.get(ACCOUNTS, ""))
+    return {
+        "member_accounts": () if listed is None else listed,
+        "accounts_from_directory": listed is None,
+        "member_role": parse_role_name(env.get(MEMBER_ROLE, "")),
+        "reconcile_function": parse_function_name(env.get(RECONCILE_FUNCTION, "")),
+        "sts_endpoint": env.get(STS_ENDPOINT) or None,
+        "resourcemanager_endpoint": env.get(RESOURCEMANAGER_ENDPOINT) or None,
+        "fc_endpoint": env.get(FC_ENDPOINT) or None,
+    }
+
+
+def parse_accounts(raw: str, name: str = ACCOUNTS) -> tuple[str, ...] | None:
+    """Account ids, or None for "rd" (list them from Resource Directory)."""
+    accounts = parse_list(raw)
+    if accounts == (FROM_DIRECTORY,):
+        return None
+    for account in accounts:
+        if not _ACCOUNT.fullmatch(account):
+            raise InputError(
+                f"{name}: {account!r} is not an account id (digits, like 1234567890123456); "
+                f"use a comma-separated list, or {FROM_DIRECTORY!r} for every Resource "
+                "Directory member"
+            )
+    return tuple(dict.fromkeys(accounts))
+
+
+def parse_role_name(raw: str) -> str:
+    name = raw.strip() or DEFAULT_MEMBER_ROLE
+    if not _ROLE_NAME.fullmatch(name):
+        raise InputError(f"{MEMBER_ROLE}={raw!r} is not a RAM role name (1-64 of A-Z a-z 0-9 . -)")
+    return name
+
+
+def parse_function_name(raw: str) -> str | None:
+    name = raw.strip()
+    if name and not _FUNCTION_NAME.fullmatch(name):
+        raise InputError(f"{RECONCILE_FUNCTION}={raw!r} is not a Function Compute function name")
+    return name or None
 
 
 def parse_deployment(raw: str) -> str:

@@ -17,15 +17,19 @@ from typing import Any
 from aliyunsdkcore.auth.credentials import AccessKeyCredential, StsTokenCredential
 from aliyunsdkcore.client import AcsClient
 
+from rolebinder.aliyun.credentials import Credentials
+from rolebinder.aliyun.directory import DirectoryGateway
 from rolebinder.aliyun.ecs import EcsGateway
 from rolebinder.aliyun.pacing import Pacer
 from rolebinder.aliyun.ram import RamGateway
 from rolebinder.aliyun.retry import Deadline
+from rolebinder.aliyun.sts import StsGateway, session_name
 from rolebinder.aliyun.transport import CallCount, CallLimits, Transport
 from rolebinder.entrypoints import config
 from rolebinder.errors import InputError
 from rolebinder.mapping import compiled as mapping_compiled
 from rolebinder.mapping.model import RoleMapping
+from rolebinder.service.accounts import CredentialCache, MemberList
 from rolebinder.service.engine import Engine, EngineOptions
 from rolebinder.service.recent import SettledCache
 from rolebinder.service.roles import RoleCache
@@ -42,13 +46,6 @@ def silence_sdk_logging() -> None:
 
 
 silence_sdk_logging()
-
-
-@dataclass(frozen=True)
-class Credentials:
-    access_key_id: str
-    access_key_secret: str = field(repr=False)  # never printed
-    security_token: str | None = field(default=None, repr=False)
 
 
 def credentials_from(env: Mapping[str, str], context: Any = None) -> Credentials:
@@ -82,7 +79,8 @@ class ClientPool:
     regions must not grow a long-lived container without limit.
     """
 
-    MAX_CLIENTS = 16
+    # A hub holds one client per (member, region) it serves at once.
+    MAX_CLIENTS = 64
 
     def __init__(self, settings: config.Settings) -> None:
         self.settings = settings
@@ -113,8 +111,13 @@ class ClientPool:
         client = AcsClient(region_id=region, credential=credential, auto_retry=False, pool_size=16)
         if self.settings.ecs_endpoint:
             client.add_endpoint(region, "Ecs", self.settings.ecs_endpoint)
-        if self.settings.ram_endpoint:
-            client.add_endpoint(region, "Ram", self.settings.ram_endpoint)
+        for product, endpoint in (
+            ("Ram", self.settings.ram_endpoint),
+            ("Sts", self.settings.sts_endpoint),
+            ("ResourceManager", self.settings.resourcemanager_endpoint),
+        ):
+            if endpoint:
+                client.add_endpoint(region, product, endpoint)
         return client
 
 
@@ -127,15 +130,25 @@ class Gateways:
     deadline: Deadline
     limits: CallLimits
     home_region: str
+    account_id: str | None = None  # whose credentials these are (instances read carry it)
 
     def ecs(self, region: str) -> EcsGateway:
         client = self.pool.client(region, self.credentials)
-        return EcsGateway(Transport(client, self.deadline, self.limits), region)
+        return EcsGateway(Transport(client, self.deadline, self.limits), region, self.account_id)
 
     def ram(self) -> RamGateway:
         # RAM is global; any region's client reaches it.
+        return RamGateway(self._home_transport())
+
+    def sts(self) -> StsGateway:
+        return StsGateway(self._home_transport())
+
+    def directory(self) -> DirectoryGateway:
+        return DirectoryGateway(self._home_transport())
+
+    def _home_transport(self) -> Transport:
         client = self.pool.client(self.home_region, self.credentials)
-        return RamGateway(Transport(client, self.deadline, self.limits))
+        return Transport(client, self.deadline, self.limits)
 
 
 @dataclass
@@ -149,6 +162,28 @@ class Runtime:
     pool: ClientPool
     pacer: Pacer
     settled: SettledCache
+    member_credentials: CredentialCache
+    members: MemberList
+    # Role verdicts and call pacing are per account: each member has its own roles and quotas.
+    _member_roles: dict[str, RoleCache] = field(default_factory=dict)
+    _member_pacers: dict[str, Pacer] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def roles_of(self, account_id: str | None) -> RoleCache:
+        """The account's role-check cache (the home account's is `roles`)."""
+        if account_id is None or account_id == self.settings.account_id:
+            return self.roles
+        with self._lock:
+            return self._member_roles.setdefault(
+                account_id, RoleCache(self.settings.role_cache_seconds)
+            )
+
+    def pacer_of(self, account_id: str | None) -> Pacer:
+        """The account's call pacer (the home account's is `pacer`)."""
+        if account_id is None or account_id == self.settings.account_id:
+            return self.pacer
+        with self._lock:
+            return self._member_pacers.setdefault(account_id, Pacer(self.settings.rate_limits))
 
 
 def runtime_from(env: Mapping[str, str]) -> Runtime:
@@ -163,6 +198,8 @@ def runtime_from(env: Mapping[str, str]) -> Runtime:
         pool=ClientPool(settings),
         pacer=Pacer(settings.rate_limits),
         settled=SettledCache(settings.settled_seconds),
+        member_credentials=CredentialCache(settings.member_role, session_name(settings.deployment)),
+        members=MemberList(settings.member_accounts, settings.accounts_from_directory),
     )
 
 
@@ -174,27 +211,32 @@ def build_engine(
     settings: config.Settings | None = None,
     allow_changes: int | None = None,
     calls: CallCount | None = None,
+    account_id: str | None = None,
 ) -> Engine:
     """An engine over real gateways that share one deadline (handlers and the CLI alike);
     `settings` overrides the runtime's (the CLI's dry run); `allow_changes` raises the circuit
     breaker's limits for one run (`rolebinder apply --allow-changes`); `calls` counts the
-    requests."""
+    requests; `account_id` is whose `credentials` they are (default: the deployment's own)."""
     settings = settings or runtime.settings
+    account_id = account_id or settings.account_id
     limits = CallLimits(
-        api_timeout=settings.api_timeout, pacer=runtime.pacer, calls=calls or CallCount()
+        api_timeout=settings.api_timeout,
+        pacer=runtime.pacer_of(account_id),
+        calls=calls or CallCount(),
     )
-    gateways = Gateways(runtime.pool, credentials, deadline, limits, home_region)
+    gateways = Gateways(runtime.pool, credentials, deadline, limits, home_region, account_id)
     options = EngineOptions(
         dry_run=settings.dry_run,
         visibility_wait=settings.visibility_wait,
         allow_changes=allow_changes,
         deployment=settings.deployment,
+        account_id=account_id,
     )
     return Engine(
         runtime.mapping,
         gateways.ecs,
         gateways.ram(),
-        runtime.roles,
+        runtime.roles_of(account_id),
         deadline,
         options,
         settled=runtime.settled,

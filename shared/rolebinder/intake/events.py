@@ -11,7 +11,7 @@ so a stale or forged event cannot choose a role.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 from rolebinder.domain import reasons
@@ -31,6 +31,7 @@ from rolebinder.intake.readers import (
     region,
     show,
 )
+from rolebinder.intake.readers import account_id as account
 
 KIND_INSTANCE_STATE = "instance-state"
 KIND_TAG_CHANGE = "tag-change"
@@ -46,6 +47,8 @@ MAX_BATCH = 10_000
 # 1-100 (Amount), the tag APIs take up to 50 resources. A record naming more is forged.
 MAX_LAUNCHED = 100
 MAX_TAGGED = 50
+# A timer payload may narrow a sweep to these many regions or accounts at most.
+MAX_SWEEP_IDS = 1000
 # Pending and Created are sent once at creation; Starting and Running follow. Docs differ on
 # which of them appear, so all four mean "a new instance may need its role".
 CREATION_STATES = frozenset({"pending", "created", "starting", "running"})
@@ -77,12 +80,14 @@ class InstanceCheck:
 
 @dataclass(frozen=True)
 class SweepRequest:
-    """The FC timer fired: sweep the given regions, or the configured ones when empty."""
+    """The FC timer fired: sweep the given regions and accounts, or the configured ones when
+    empty (a hub's fan-out names one account)."""
 
     event_id: str | None
     trigger_name: str | None
     trigger_time: str | None
     regions: tuple[str, ...] = ()
+    account_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -140,16 +145,25 @@ def parse_delivery(raw: bytes | bytearray | str | object) -> list[Trigger]:
     fail("", f"expected a JSON object or array, got {kind(value)}")
 
 
-def exclude_foreign(triggers: Iterable[Trigger], own_account_id: str | None) -> list[Trigger]:
-    """Replace instance checks for another account by ignored events, so none is acted on."""
-    return [_exclude_if_foreign(trigger, own_account_id) for trigger in triggers]
+def exclude_foreign(
+    triggers: Iterable[Trigger], own_account_id: str | None, members: Collection[str] = ()
+) -> list[Trigger]:
+    """Replace instance checks for accounts not served (the own one and a hub's members) by
+    ignored events, so none is acted on."""
+    served = frozenset(members) | {own_account_id, None}
+    return [_exclude_if_foreign(trigger, own_account_id, served) for trigger in triggers]
 
 
-def _exclude_if_foreign(trigger: Trigger, own: str | None) -> Trigger:
-    if not isinstance(trigger, InstanceCheck) or own is None or trigger.account_id in (None, own):
+def _exclude_if_foreign(
+    trigger: Trigger, own: str | None, served: frozenset[str | None]
+) -> Trigger:
+    # An event that names no account is about the deployment's own.
+    if not isinstance(trigger, InstanceCheck) or own is None or trigger.account_id in served:
         return trigger
     account, ids = trigger.account_id, trigger.instance_ids
-    detail = f"event for account {account}; this function serves account {own}"
+    members = len(served - {own, None})
+    also = f" and {members} member account(s)" if members else ""
+    detail = f"event for account {account}; this function serves account {own}{also}"
     return IgnoredEvent(
         trigger.event_id, reasons.FOREIGN_ACCOUNT, detail, trigger.region, account, ids
     )
@@ -236,10 +250,13 @@ def _parse_event(event: Fields) -> Trigger:
 def _parse_cloudevent(event: Fields) -> Trigger:
     event.text("specversion")  # read only to refuse a broken envelope early
     source, event_type = event.text("source"), event.text("type")
+    # An event routed from another account's bus carries the sender as aliyunoriginalaccountid
+    # (docs/research/multi-account.md §3); whether aliyunaccountid then names the sender or the
+    # receiver is undocumented, so the original wins when present.
     meta = _Meta(
         event.opt_label("id"),
         event.opt_region("aliyunregionid"),
-        event.opt_account("aliyunaccountid"),
+        event.opt_account("aliyunoriginalaccountid") or event.opt_account("aliyunaccountid"),
     )
     # ActionTrail first: the Tag service's own API calls arrive with source acs.tag too.
     if ":ActionTrail:" in event_type:
@@ -468,19 +485,31 @@ CREATION_CALLS = frozenset(name for name, source in API_CALLS.items() if source.
 def _parse_timer(event: Fields) -> SweepRequest:
     name = printable(event.text("triggerName"), MAX_LABEL)
     time = printable(event.text("triggerTime"), MAX_LABEL)
-    regions = _sweep_regions(event.opt_text("payload"), event.at("payload"))
-    return SweepRequest(f"timer:{name}:{time}", name, time, regions)
+    value = _sweep_payload(event.opt_text("payload"))
+    path = event.at("payload")
+    regions = _id_list(value, "regions", region, path)
+    accounts = _id_list(value, "accounts", account, path)
+    return SweepRequest(f"timer:{name}:{time}", name, time, regions, accounts)
 
 
-def _sweep_regions(payload: str | None, path: str) -> tuple[str, ...]:
-    # The timer payload is free text ("reconcile"); only a JSON object naming regions narrows it.
+def _sweep_payload(payload: str | None) -> dict[str, object]:
+    # The timer payload is free text ("reconcile"); only a JSON object naming regions or
+    # accounts narrows the sweep.
     try:
         value = json.loads(payload) if payload else None
     except (ValueError, RecursionError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _id_list(
+    value: dict[str, object], key: str, check: Callable[[object, str], str], path: str
+) -> tuple[str, ...]:
+    if key not in value:
         return ()
-    if not isinstance(value, dict) or "regions" not in value:
-        return ()
-    regions, regions_path = value["regions"], f"{path}.regions"
-    if not isinstance(regions, list):
-        fail(regions_path, f"expected a list of region ids, got {kind(regions)}")
-    return tuple(dict.fromkeys(region(r, item(regions_path, i)) for i, r in enumerate(regions)))
+    ids, ids_path = value[key], f"{path}.{key}"
+    if not isinstance(ids, list):
+        fail(ids_path, f"expected a list of {key[:-1]} ids, got {kind(ids)}")
+    if len(ids) > MAX_SWEEP_IDS:
+        fail(ids_path, f"{len(ids)} {key}, more than the {MAX_SWEEP_IDS} accepted")
+    return tuple(dict.fromkeys(check(r, item(ids_path, i)) for i, r in enumerate(ids)))

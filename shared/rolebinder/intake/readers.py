@@ -121,6 +121,13 @@ def region(value: object, path: str) -> str:
     return value
 
 
+def account_id(value: object, path: str) -> str:
+    """An account id (ASCII digits); anything else is an error at `path`."""
+    if not isinstance(value, str) or not _ACCOUNT.fullmatch(value):
+        fail(path, f"invalid account id {show(value)}")
+    return value
+
+
 def parse_arn(text: str) -> tuple[str, str, str] | None:
     """(service, resource type, resource id) of an `acs:` ARN, or None if `text` is not one."""
     match = _ARN.fullmatch(text)

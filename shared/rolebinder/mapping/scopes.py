@@ -42,6 +42,7 @@ class Scope:
 
 _RG = "rg-acfmabc"
 SCOPES: tuple[Scope, ...] = (
+    Scope("account_ids", "account_id", "account", ids.ACCOUNT_ID, "1234567890123456"),
     Scope("regions", "region", "region", ids.REGION, "cn-hangzhou"),
     Scope("vpc_ids", "vpc_id", "VPC", ids.VPC_ID, "vpc-bp1abc"),
     Scope(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rolebinder.aliyun.ecs import BIND_BATCH
 from rolebinder.aliyun.retry import Backoff, Deadline
@@ -60,6 +60,8 @@ class EngineOptions:
     allow_changes: int | None = None
     # ROLEBINDER_DEPLOYMENT: the owner its markers name; another deployment's are not its own.
     deployment: str = DEFAULT_DEPLOYMENT
+    # The account the engine's credentials belong to: every outcome line names it.
+    account_id: str | None = None
 
 
 @dataclass(eq=False)
@@ -103,7 +105,11 @@ class Engine:
             for outcome in fresh:
                 self.settled.remember(outcome)
         by_id = {o.instance_id: o for o in [*fresh, *recalled.values()]}
-        return [by_id[i] for i in event_of]
+        return [self._stamped(by_id[i]) for i in event_of]
+
+    def _stamped(self, outcome: Outcome) -> Outcome:
+        account = self.options.account_id
+        return outcome if account is None else replace(outcome, account_id=account)
 
     def _recall(self, new: set[str], event_of: dict[str, str | None]) -> dict[str, Outcome]:
         """Creation echoes of instances this container has just settled: no call needed."""
@@ -142,6 +148,9 @@ class Engine:
         """Every instance of the region, pipelined (rolebinder.service.sweep), memory flat as
         fleets grow."""
         ecs = self.ecs_for(region)
+        yield from map(self._stamped, self._sweep(ecs, region, event_id))
+
+    def _sweep(self, ecs: EcsPort, region: str, event_id: str | None) -> Iterator[Outcome]:
         failures: list[CloudError] = []
 
         def pages() -> Iterator[list[Instance]]:
