@@ -48,9 +48,12 @@ CACHE = ROOT / ".rolebinder" / "build-cache"
 EVENTS = ROOT / "events"
 MAPPING = ROOT / "examples" / "mapping.yaml"
 REGION = "cn-hangzhou"
-RUNTIME_MODULES = ("aliyunsdkcore", "aliyunsdkecs", "aliyunsdkram", "jsonschema", "yaml")
+RUNTIME_MODULES = (
+    *("aliyunsdkcore", "aliyunsdkecs", "aliyunsdkram", "aliyunsdksts", "aliyunsdkresourcemanager"),
+    *("jsonschema", "yaml", "alibabacloud_fc20230330", "darabonba", "Tea"),  # a hub's fan-out
+)
 OPERATOR_ONLY = (
-    *("fc2", "alibabacloud_fc20230330", "darabonba", "Tea", "rich"),
+    *("fc2", "rich"),
     *("fakecloud", "functions", "tests", "pytest", "bin"),
 )
 RUNTIME = tpl.runtime_version(tpl.load_template())  # what template.yml deploys, e.g. 3.12

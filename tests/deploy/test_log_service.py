@@ -82,9 +82,10 @@ def test_the_schema_enumerates_the_code_vocabularies() -> None:
     assert set(definitions["reason"]["enum"]) == code_reasons
     assert definitions["outcomeValue"]["enum"] == list(outcome.OUTCOMES)
     assert definitions["warningCode"]["enum"] == list(reasons.WARNING_CODES)
-    assert {"empty-sweep", "contested", "circuit-open", "flapping", "region-refused"} == set(
-        reasons.WARNING_CODES
-    )
+    assert {
+        *("empty-sweep", "contested", "circuit-open", "flapping", "region-refused"),
+        "account-refused",
+    } == set(reasons.WARNING_CODES)
 
 
 # -- the index ------------------------------------------------------------------------------------

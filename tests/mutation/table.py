@@ -226,9 +226,9 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "timer-cannot-widen-regions",
-        "shared/rolebinder/entrypoints/invocation.py",
-        "return [region for region in sweep.regions if region in self.allowed_regions]",
-        "return list(sweep.regions)",
+        "shared/rolebinder/entrypoints/sweeping.py",
+        "return [region for region in self.sweep.regions if region in allowed_set]",
+        "return list(self.sweep.regions)",
         ("tests/functional/test_sweep.py",),
     ),
     Mutation(

@@ -21,8 +21,10 @@ from rolebinder.aliyun.transport import CallCount
 from rolebinder.domain import reasons
 from rolebinder.domain.outcome import IGNORED, Outcome
 from rolebinder.entrypoints import config
-from rolebinder.entrypoints.wiring import Runtime, build_engine, credentials_from, runtime_from
-from rolebinder.errors import EventError, InputError, RolebinderError
+from rolebinder.entrypoints.fleet import Fleet
+from rolebinder.entrypoints.sweeping import Sweeping
+from rolebinder.entrypoints.wiring import Runtime, credentials_from, runtime_from
+from rolebinder.errors import CloudError, EventError, InputError, RolebinderError
 from rolebinder.intake.events import (
     IgnoredEvent,
     InstanceCheck,
@@ -77,6 +79,7 @@ class Invocation:
         request_id = getattr(context, "request_id", None) or str(uuid.uuid4())
         self.journal = journal or Journal(function=function, invocation_id=request_id)
         self.calls = CallCount()
+        self.extra_summary: dict[str, Any] = {}
 
     def run(self, event: Any) -> dict[str, Any]:
         try:
@@ -84,8 +87,9 @@ class Invocation:
         except EventError as error:
             self.journal.error(reasons.MALFORMED_EVENT, str(error))
             return self.journal.summary(events=0)
+        fleet = self._fleet()
         triggers = confine_regions(
-            exclude_foreign(triggers, self.account_id), self.allowed_regions, self.home_region
+            self._exclude_foreign(triggers, fleet), self.allowed_regions, self.home_region
         )
         named = named_instances(triggers)
         if named > MAX_DELIVERY_INSTANCES:
@@ -96,17 +100,18 @@ class Invocation:
             )
             self.journal.error(reasons.ERROR_DELIVERY_TOO_LARGE, message)
             return self.journal.summary(events=len(triggers))
-        engine = self._engine()
-        for outcome in self._outcomes(engine, triggers):
+        for outcome in self._outcomes(fleet, triggers):
             self.journal.write(outcome)
             if outcome.reason in _WARNED:
                 self._warn_about(outcome)
-        self._warn_if_tripped(engine)
+        for engine in fleet.engines():
+            self._warn_if_tripped(engine)
         summary = self.journal.summary(
             events=len(triggers),
             dry_run=self.settings.dry_run,
             mode=self.runtime.mapping.mode,
             calls=self.calls.total,
+            **self.extra_summary,
         )
         if self.journal.retryable:
             raise RetryLaterError(
@@ -120,6 +125,7 @@ class Invocation:
         tripped = engine.breaker.tripped
         if tripped is None:
             return
+        account = engine.options.account_id if self.settings.is_hub else None
         self.journal.warning(
             reasons.WARNING_CIRCUIT_OPEN,
             tripped.sentence(),
@@ -127,6 +133,27 @@ class Invocation:
             detaches=tripped.detaches,
             max_changes=tripped.max_changes,
             max_detaches=tripped.max_detaches,
+            **({"account_id": account} if account else {}),
+        )
+
+    def _exclude_foreign(self, triggers: list[Trigger], fleet: Fleet) -> list[Trigger]:
+        """Checks for accounts not served become ignored events; a hub reads its members only
+        when an event names another account than its own."""
+        others = {t.account_id for t in triggers if isinstance(t, InstanceCheck)}
+        if not self.settings.is_hub or all(fleet.is_own(a) for a in others):
+            return exclude_foreign(triggers, self.account_id)
+        try:
+            members = fleet.members()
+        except CloudError as error:
+            self._members_unavailable(error)
+            return triggers  # their checks fail in the fleet, retryably when that may help
+        return exclude_foreign(triggers, self.account_id, members)
+
+    def _members_unavailable(self, error: CloudError) -> None:
+        self.journal.error(
+            reasons.ERROR_MEMBERS_UNAVAILABLE,
+            f"cannot list the member accounts from Resource Directory: {error}",
+            error_code=error.code,
         )
 
     @property
@@ -145,56 +172,48 @@ class Invocation:
             raise InputError(f"no region: set {config.FC_REGION} or run inside Function Compute")
         return str(region)
 
-    def _engine(self) -> Engine:
+    def _fleet(self) -> Fleet:
         credentials = credentials_from(self.env, self.context)
         deadline = Deadline(self._budget())
-        return build_engine(self.runtime, credentials, self.home_region, deadline, calls=self.calls)
+        return Fleet(
+            self.runtime,
+            credentials,
+            self.home_region,
+            deadline,
+            own_account=self.account_id,
+            calls=self.calls,
+        )
 
     def _budget(self) -> float:
         timeout = getattr(getattr(self.context, "function", None), "timeout", None)
         seconds = float(timeout) if timeout else config.DEFAULT_BUDGET_SECONDS
         return max(1.0, seconds - self.settings.deadline_margin)
 
-    def _outcomes(self, engine: Engine, triggers: list[Trigger]) -> Iterator[Outcome]:
-        """Outcomes in delivery order; each region's checks run as one merged batch first."""
-        checks: dict[str, list[InstanceCheck]] = {}
+    def _outcomes(self, fleet: Fleet, triggers: list[Trigger]) -> Iterator[Outcome]:
+        """Outcomes in delivery order; each (account, region)'s checks run as one merged batch
+        first."""
+        checks: dict[tuple[str | None, str], list[InstanceCheck]] = {}
         for trigger in triggers:
             if isinstance(trigger, InstanceCheck):
-                checks.setdefault(self._region(trigger), []).append(trigger)
+                checks.setdefault(self._place(trigger), []).append(trigger)
         settled = {
-            (region, outcome.instance_id): outcome
-            for region, region_checks in checks.items()
-            for outcome in engine.check(region_checks, region)
+            (*place, outcome.instance_id): outcome
+            for place, place_checks in checks.items()
+            for outcome in fleet.check(*place, place_checks)
         }
         for trigger in triggers:
             if isinstance(trigger, IgnoredEvent):
                 yield _ignored(trigger, self.settings.dry_run)
             elif isinstance(trigger, InstanceCheck):
-                region = self._region(trigger)
+                place = self._place(trigger)
                 # An instance named by several events gets one outcome, at its first mention.
                 yield from (
                     o
                     for i in trigger.instance_ids
-                    if (o := settled.pop((region, i), None)) is not None
+                    if (o := settled.pop((*place, i), None)) is not None
                 )
         for sweep in (t for t in triggers if isinstance(t, SweepRequest)):
-            for region in self._sweep_regions(sweep):
-                yield from self._sweep(engine, region, sweep.event_id)
-
-    def _sweep_regions(self, sweep: SweepRequest) -> list[str]:
-        """The configured regions, narrowed (never widened) by the timer payload."""
-        allowed = sorted(self.allowed_regions)
-        if not sweep.regions:
-            return allowed
-        refused = [region for region in sweep.regions if region not in self.allowed_regions]
-        if refused:
-            self.journal.warning(
-                reasons.WARNING_REGION_REFUSED,
-                f"the timer payload names {', '.join(refused)}, outside this deployment's "
-                f"regions ({', '.join(allowed)}); not swept",
-                regions=refused,
-            )
-        return [region for region in sweep.regions if region in self.allowed_regions]
+            yield from Sweeping(self, fleet, sweep).outcomes()
 
     def _warn_about(self, outcome: Outcome) -> None:
         self.journal.warning(
@@ -205,23 +224,9 @@ class Invocation:
             role=outcome.previous_role,
         )
 
-    def _sweep(self, engine: Engine, region: str, event_id: str | None) -> Iterator[Outcome]:
-        seen = 0
-        for outcome in engine.sweep(region, event_id):
-            seen += 1
-            yield outcome
-        if seen == 0:
-            # ECS answers DescribeInstances with an empty list, not an error, when the caller
-            # lacks the permission: an empty region and a broken policy look the same.
-            self.journal.warning(
-                reasons.WARNING_EMPTY_SWEEP,
-                f"the sweep saw no instance in {region}; if the region has instances, check "
-                "that the functions' role may call ecs:DescribeInstances",
-                region=region,
-            )
-
-    def _region(self, check: InstanceCheck) -> str:
-        return check.region or self.home_region
+    def _place(self, check: InstanceCheck) -> tuple[str | None, str]:
+        """(account, region) of a check: an event naming neither is about the home ones."""
+        return check.account_id or self.account_id, check.region or self.home_region
 
 
 def _ignored(event: IgnoredEvent, dry_run: bool) -> Outcome:

@@ -1,0 +1,120 @@
+"""One timer sweep of an invocation: which accounts and regions, fanned out or swept in place.
+
+The regions are the deployment's (ROLEBINDER_REGIONS), the accounts its own and a hub's members;
+a timer payload may narrow both, never widen them. A hub with ROLEBINDER_RECONCILE_FUNCTION set
+fans a sweep of several accounts out, one asynchronous invocation per account
+(rolebinder.entrypoints.fanout); otherwise, and for the one account a fanned-out invocation
+names, the (account, region) shards are swept here, side by side (rolebinder.entrypoints.fleet).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from rolebinder.aliyun.functions import FunctionGateway
+from rolebinder.domain import reasons
+from rolebinder.domain.outcome import Outcome
+from rolebinder.entrypoints.fanout import fan_out
+from rolebinder.entrypoints.fleet import Fleet, ShardDone
+from rolebinder.errors import CloudError
+from rolebinder.intake.events import SweepRequest
+
+if TYPE_CHECKING:
+    from rolebinder.entrypoints.invocation import Invocation
+
+
+class Sweeping:
+    def __init__(self, invocation: Invocation, fleet: Fleet, sweep: SweepRequest) -> None:
+        self.invocation = invocation
+        self.journal = invocation.journal
+        self.settings = invocation.settings
+        self.fleet = fleet
+        self.sweep = sweep
+
+    def outcomes(self) -> Iterator[Outcome]:
+        regions, accounts = self.regions(), self.accounts()
+        if not regions or not accounts:
+            return
+        function = self.settings.reconcile_function
+        fanned = [a for a in accounts if a is not None] if function and len(accounts) > 1 else []
+        if function and fanned:
+            self._fan_out(function, fanned, regions)
+        in_place = [a for a in accounts if a not in fanned]
+        shards = [(account, region) for account in in_place for region in regions]
+        for item in self.fleet.sweep(shards, self.sweep.event_id) if shards else ():
+            if isinstance(item, ShardDone):
+                self._done(item)
+            else:
+                yield item
+
+    def regions(self) -> list[str]:
+        """The configured regions, narrowed (never widened) by the timer payload."""
+        allowed_set = self.invocation.allowed_regions
+        allowed = sorted(allowed_set)
+        if not self.sweep.regions:
+            return allowed
+        refused = [region for region in self.sweep.regions if region not in allowed_set]
+        if refused:
+            self.journal.warning(
+                reasons.WARNING_REGION_REFUSED,
+                f"the timer payload names {', '.join(refused)}, outside this deployment's "
+                f"regions ({', '.join(allowed)}); not swept",
+                regions=refused,
+            )
+        return [region for region in self.sweep.regions if region in allowed_set]
+
+    def accounts(self) -> list[str | None]:
+        """The served accounts, narrowed (never widened) by the timer payload."""
+        try:
+            served = list(self.fleet.accounts())
+        except CloudError as error:
+            self.journal.error(
+                reasons.ERROR_MEMBERS_UNAVAILABLE,
+                f"cannot list the member accounts from Resource Directory, so only this "
+                f"account was swept: {error}",
+                error_code=error.code,
+            )
+            served = [self.fleet.own]
+        if not self.sweep.account_ids:
+            return served
+        refused = [a for a in self.sweep.account_ids if a not in served]
+        if refused:
+            self.journal.warning(
+                reasons.WARNING_ACCOUNT_REFUSED,
+                f"the timer payload names account(s) {', '.join(refused)}, which this "
+                "deployment does not serve; not swept",
+                accounts=refused,
+            )
+        return [a for a in self.sweep.account_ids if a in served]
+
+    def _fan_out(self, function: str, accounts: list[str], regions: list[str]) -> None:
+        gateway = FunctionGateway(
+            self.fleet.credentials, self.fleet.home_region, self.settings.fc_endpoint
+        )
+        results = fan_out(gateway, function, accounts, regions, self.sweep.trigger_time)
+        for account, error in results:
+            if error is not None:
+                self.journal.error(
+                    reasons.ERROR_FANOUT_FAILED,
+                    f"could not queue the sweep of account {account}; the next timer sweeps "
+                    f"it: {error}",
+                    account_id=account,
+                    error_code=error.code,
+                )
+        self.invocation.extra_summary["fanned_out"] = sum(e is None for _, e in results)
+
+    def _done(self, done: ShardDone) -> None:
+        if done.seen:
+            return
+        account, region = done.shard
+        # ECS answers DescribeInstances with an empty list, not an error, when the caller lacks
+        # the permission: an empty region and a broken policy look the same.
+        where = f"{region} of account {account}" if self.settings.is_hub else region
+        self.journal.warning(
+            reasons.WARNING_EMPTY_SWEEP,
+            f"the sweep saw no instance in {where}; if it has instances, check that the "
+            "functions' (or the member) role may call ecs:DescribeInstances",
+            region=region,
+            **({"account_id": account} if self.settings.is_hub and account else {}),
+        )
