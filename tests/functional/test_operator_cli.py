@@ -56,6 +56,7 @@ def test_plan_as_json_lines(seeded: FakeCloud, handler_env, cli) -> None:
         "dry_run": True,
         "mode": "enforce",
         "circuit_open": False,
+        "shards": 1,
     }
     assert {line["instance_id"] for line in lines[:-1]} == set(ecs_state(seeded))
     assert all(line["dry_run"] for line in lines[:-1])

@@ -1,4 +1,5 @@
-"""`rolebinder explain INSTANCE_ID --region R`: which rules matched, which won, and why.
+"""`rolebinder explain INSTANCE_ID --region R [--accounts A,B|rd]`: which rules matched, which
+won, and why. With --accounts, the instance is looked for in each account in turn.
 
 Reads the instance and its current role from the API (read-only), then shows every rule's
 verdict, the winners, the decision and whether the role to attach passes the role checks.
@@ -14,13 +15,22 @@ from typing import Any
 from rich.table import Table
 
 from rolebinder.cli import EXIT_FAILED, EXIT_OK
-from rolebinder.cli.options import add_fleet_options, as_json, gateways, open_runtime
+from rolebinder.cli.options import (
+    accounts,
+    add_fleet_options,
+    as_json,
+    fleet,
+    open_runtime,
+    regions,
+)
 from rolebinder.cli.options import console as session_console
 from rolebinder.cli.text import cell, markup_safe
 from rolebinder.domain import ids
 from rolebinder.domain.decision import Action, Decision, Evaluation, decide, evaluate
 from rolebinder.domain.instance import Instance
 from rolebinder.domain.ownership import same_role
+from rolebinder.entrypoints.fleet import Fleet
+from rolebinder.entrypoints.wiring import Gateways
 from rolebinder.errors import CloudError, InputError
 
 _INSTANCE_ID = ids.matcher(ids.INSTANCE_ID)
@@ -42,11 +52,12 @@ def run(args: argparse.Namespace) -> int:
     if not _INSTANCE_ID.fullmatch(args.instance_id):
         raise InputError(f"{args.instance_id!r} is not an ECS instance id (i-...)")
     runtime = open_runtime(args)
-    gates = gateways(args, runtime)
-    instance = _read(gates, args)
-    if instance is None:
-        print(f"{args.instance_id}: not found in {args.region}")
+    found = _find(args, fleet(args, runtime))
+    if found is None:
+        where = ", ".join(regions(args))
+        print(f"{args.instance_id}: not found in {where}")
         return EXIT_FAILED
+    gates, instance = found
     evaluation = evaluate(instance, runtime.mapping)
     decision = decide(instance, runtime.mapping, deployment=runtime.settings.deployment)
     role_check = _role_check(decision, runtime, gates)
@@ -57,9 +68,20 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _read(gates: Any, args: argparse.Namespace) -> Instance | None:
-    ecs = gates.ecs(args.region)
-    found = ecs.describe_instances([args.instance_id])
+def _find(args: argparse.Namespace, running: Fleet) -> tuple[Gateways, Instance] | None:
+    """The instance and the gateways of its account: the first account and region holding it."""
+    for account in accounts(args, running):
+        gates = running.gateways(account)
+        for region in regions(args):
+            instance = _read(gates, args.instance_id, region)
+            if instance is not None:
+                return gates, instance
+    return None
+
+
+def _read(gates: Gateways, instance_id: str, region: str) -> Instance | None:
+    ecs = gates.ecs(region)
+    found = ecs.describe_instances([instance_id])
     if not found:
         return None
     instance = found[0]
@@ -73,7 +95,7 @@ def _role_check(decision: Decision, runtime: Any, gates: Any) -> str:
     if decision.action not in (Action.ATTACH, Action.REPLACE) or decision.role is None:
         return "not needed"
     try:
-        verdict = runtime.roles.verdict(decision.role, gates.ram())
+        verdict = runtime.roles_of(gates.account_id).verdict(decision.role, gates.ram())
     except CloudError as error:
         return f"could not check: {error.code}"
     return "passed (exists, trusts ecs.aliyuncs.com)" if verdict is None else verdict
@@ -111,7 +133,7 @@ def _print(
     safe = markup_safe  # every value below comes from the cloud or the mapping
     tags = ", ".join(f"{k}={v}" for k, v in instance.tags.items()) or "(none)"
     console.print(
-        f"[bold]{safe(instance.instance_id)}[/bold] in {safe(instance.region)}: "
+        f"[bold]{safe(instance.instance_id)}[/bold] in {safe(_place(instance))}: "
         f"{safe(instance.network_type)}, {safe(instance.status)}, "
         f"vpc {safe(instance.vpc_id or '-')}, "
         f"resource group {safe(instance.resource_group_id or '-')}"
@@ -151,3 +173,9 @@ def _ownership(instance: Instance, deployment: str) -> str:
     if same_role(instance.marker, instance.role):
         return "bound by rolebinder (marker matches)"
     return "not bound by rolebinder (no marker)"
+
+
+def _place(instance: Instance) -> str:
+    if instance.account_id is None:
+        return instance.region
+    return f"{instance.region} of account {instance.account_id}"

@@ -10,16 +10,14 @@ from typing import Any
 from rich.console import Console
 
 from rolebinder.aliyun.retry import Deadline
-from rolebinder.aliyun.transport import CallLimits
 from rolebinder.entrypoints import config
+from rolebinder.entrypoints.fleet import Fleet
 from rolebinder.entrypoints.wiring import (
-    Gateways,
     Runtime,
-    build_engine,
     credentials_from,
     runtime_from,
 )
-from rolebinder.service.engine import Engine
+from rolebinder.errors import InputError
 
 # Operator commands may run long (a sweep of a large fleet); handlers get FC's timeout instead.
 CLI_BUDGET_SECONDS = 6 * 3600.0
@@ -31,7 +29,16 @@ def add_mapping_option(parser: argparse.ArgumentParser) -> None:
 
 def add_fleet_options(parser: argparse.ArgumentParser) -> None:
     add_mapping_option(parser)
-    parser.add_argument("--region", required=True, help="region id, e.g. cn-hangzhou")
+    parser.add_argument(
+        "--region", required=True, help="region id, e.g. cn-hangzhou (several: A,B)"
+    )
+    parser.add_argument(
+        "--accounts",
+        metavar="A,B|rd",
+        help=f"member accounts to act in through their {config.DEFAULT_MEMBER_ROLE} role (or "
+        f"${config.MEMBER_ROLE}), or rd for every Resource Directory member; needs "
+        f"${config.ACCOUNT_ID} (default: only the account of your credentials)",
+    )
     parser.add_argument("--json", action="store_true", help="JSON lines instead of a table")
 
 
@@ -39,26 +46,44 @@ def environment(args: argparse.Namespace) -> dict[str, str]:
     env = dict(os.environ)
     if getattr(args, "mapping", None):
         env[config.MAPPING] = args.mapping
+    if getattr(args, "accounts", None) is not None:
+        config.parse_accounts(args.accounts, "--accounts")  # InputError (exit 2) when bad
+        env[config.ACCOUNTS] = args.accounts
     return env
+
+
+def regions(args: argparse.Namespace) -> list[str]:
+    """--region's regions (InputError when one is not a region id)."""
+    found = config.parse_regions(args.region)
+    if not found:
+        raise InputError("--region: name at least one region, e.g. cn-hangzhou")
+    return list(found)
+
+
+def fleet(args: argparse.Namespace, runtime: Runtime, dry_run: bool = True) -> Fleet:
+    """The accounts the command acts in, each with its credentials (assumed when a member)."""
+    settings = dataclasses.replace(runtime.settings, dry_run=dry_run)
+    return Fleet(
+        runtime,
+        credentials_from(environment(args)),
+        regions(args)[0],
+        Deadline(CLI_BUDGET_SECONDS),
+        settings=settings,
+        allow_changes=getattr(args, "allow_changes", None),
+    )
+
+
+def accounts(args: argparse.Namespace, fleet: Fleet) -> list[str | None]:
+    """The accounts named by --accounts (rd: the own one and every member), or the own one."""
+    if getattr(args, "accounts", None) is None:
+        return [fleet.own]
+    listed = config.parse_accounts(args.accounts, "--accounts")
+    return list(fleet.accounts()) if listed is None else list(listed)
 
 
 def open_runtime(args: argparse.Namespace) -> Runtime:
     """Settings and the validated mapping; InputError (exit 2) before any API call."""
     return runtime_from(environment(args))
-
-
-def engine(args: argparse.Namespace, runtime: Runtime, dry_run: bool) -> Engine:
-    settings = dataclasses.replace(runtime.settings, dry_run=dry_run)
-    credentials = credentials_from(environment(args))
-    deadline = Deadline(CLI_BUDGET_SECONDS)
-    allow = getattr(args, "allow_changes", None)
-    return build_engine(runtime, credentials, args.region, deadline, settings, allow)
-
-
-def gateways(args: argparse.Namespace, runtime: Runtime) -> Gateways:
-    credentials = credentials_from(environment(args))
-    limits = CallLimits(api_timeout=runtime.settings.api_timeout)
-    return Gateways(runtime.pool, credentials, Deadline(CLI_BUDGET_SECONDS), limits, args.region)
 
 
 def console(**options: Any) -> Console:

@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from rich.console import Console
@@ -21,10 +22,11 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from rolebinder.cli import EXIT_FAILED, EXIT_OK
-from rolebinder.cli.options import add_fleet_options, engine, open_runtime
+from rolebinder.cli.options import accounts, add_fleet_options, fleet, open_runtime, regions
 from rolebinder.cli.options import console as session_console
 from rolebinder.cli.text import cell, markup_safe
 from rolebinder.domain.outcome import FAILED, UNCHANGED, Outcome
+from rolebinder.entrypoints.fleet import Shard, ShardDone
 
 _ACTION = {
     "attached": "attach",
@@ -68,53 +70,72 @@ def _count(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     runtime = open_runtime(args)
-    running = engine(args, runtime, dry_run=args.dry_run)
-    sweep = running.sweep(args.region, f"cli:{args.command}")
+    running = fleet(args, runtime, dry_run=args.dry_run)
+    shards = [(a, r) for a in accounts(args, running) for r in regions(args)]
+    sweep = running.sweep(shards, f"cli:{args.command}")
     counts: Counter[str] = Counter()
     rows: list[Outcome] = []
-    for outcome in _with_progress(sweep, quiet=args.json):
+    for outcome in _with_progress(sweep, shards, quiet=args.json):
         counts[outcome.outcome] += 1
         if args.json:
             print(json.dumps(outcome.record(), separators=(",", ":")))
         elif args.all or outcome.outcome != UNCHANGED:
             rows.append(outcome)
-    tripped = running.breaker.tripped
+    tripped = [e.breaker.tripped for e in running.engines() if e.breaker.tripped is not None]
     if args.json:
         summary = {"kind": "summary", "outcomes": dict(counts), "dry_run": args.dry_run}
-        summary.update(mode=runtime.mapping.mode, circuit_open=tripped is not None)
+        summary.update(mode=runtime.mapping.mode, circuit_open=bool(tripped), shards=len(shards))
         print(json.dumps(summary))
     else:
-        _print_table(rows, counts, args)
-        if tripped is not None:
-            session_console().print(f"circuit open: {markup_safe(tripped.sentence())}")
-    return EXIT_FAILED if counts[FAILED] or tripped is not None else EXIT_OK
+        _print_table(rows, counts, args, many=args.accounts is not None)
+        for trip in tripped:
+            session_console().print(f"circuit open: {markup_safe(trip.sentence())}")
+    return EXIT_FAILED if counts[FAILED] or tripped else EXIT_OK
 
 
-def _with_progress(outcomes: Any, quiet: bool) -> Any:
-    """Yield the outcomes, counting them on a progress line on stderr (large fleets)."""
+def _with_progress(items: Iterator[Outcome | ShardDone], shards: list[Shard], quiet: bool) -> Any:
+    """Yield the outcomes; on a terminal, a progress line per shard on stderr (large fleets)."""
     console = Console(stderr=True)
     if quiet or not console.is_terminal:
-        yield from outcomes
+        yield from (item for item in items if not isinstance(item, ShardDone))
         return
-    columns = (SpinnerColumn(), TextColumn("{task.completed} instances"), TimeElapsedColumn())
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed} instances"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("sweep", total=None)
-        for outcome in outcomes:
-            progress.advance(task)
-            yield outcome
+        tasks = {s: progress.add_task(markup_safe(_shard_name(s)), total=None) for s in shards}
+        for item in items:
+            if isinstance(item, ShardDone):
+                progress.update(tasks[item.shard], description=f"done {_shard_name(item.shard)}")
+                continue
+            progress.advance(tasks.get((item.account_id, item.region or ""), tasks[shards[0]]))
+            yield item
 
 
-def _print_table(rows: list[Outcome], counts: Counter[str], args: argparse.Namespace) -> None:
+def _shard_name(shard: Shard) -> str:
+    account, region = shard
+    return f"{account}/{region}" if account else region
+
+
+def _print_table(
+    rows: list[Outcome], counts: Counter[str], args: argparse.Namespace, many: bool
+) -> None:
     console = session_console()
     title = f"{args.command} {markup_safe(args.region)}" + (
         " (dry run: nothing written)" if args.dry_run else ""
     )
     table = Table(title=title)
+    if many:
+        table.add_column("account", no_wrap=True)
     table.add_column("instance", no_wrap=True)  # ids are never cut short
     for column in ("current role", "desired role", "action", "reason", "mode"):
         table.add_column(column)
     for o in rows:
         row = (
+            *((o.account_id or "-",) if many else ()),
             o.instance_id or "",
             o.previous_role or "-",
             o.role or "-",

@@ -25,7 +25,7 @@ from rolebinder.domain import reasons
 from rolebinder.domain.outcome import FAILED, Outcome
 from rolebinder.entrypoints import config
 from rolebinder.entrypoints.wiring import Gateways, Runtime, build_engine
-from rolebinder.errors import CloudError, RolebinderError
+from rolebinder.errors import CloudError, InputError, RolebinderError
 from rolebinder.intake.events import InstanceCheck
 from rolebinder.service.engine import Engine
 
@@ -71,6 +71,12 @@ class Fleet:
         self.calls = calls or CallCount()
         self._engines: dict[str | None, Engine] = {}
         self._lock = threading.Lock()
+        if self.settings.is_hub and self.own is None:
+            # Without it every member would look like the own account, served with the hub's
+            # credentials.
+            raise InputError(
+                f"a hub ({config.ACCOUNTS}) needs its own account id: set {config.ACCOUNT_ID}"
+            )
 
     # -- accounts -------------------------------------------------------------------------------
 
@@ -90,9 +96,19 @@ class Fleet:
         return (self.own, *members)
 
     def home_gateways(self) -> Gateways:
-        limits = CallLimits(api_timeout=self.settings.api_timeout, calls=self.calls)
+        return self.gateways(self.own)
+
+    def gateways(self, account: str | None) -> Gateways:
+        """Gateways signed for the account (CloudError when its role cannot be assumed)."""
+        key = self.own if self.is_own(account) else account
+        credentials = self.credentials if key == self.own else self._member_credentials(key)
+        limits = CallLimits(
+            api_timeout=self.settings.api_timeout,
+            pacer=self.runtime.pacer_of(key),
+            calls=self.calls,
+        )
         return Gateways(
-            self.runtime.pool, self.credentials, self.deadline, limits, self.home_region, self.own
+            self.runtime.pool, credentials, self.deadline, limits, self.home_region, key
         )
 
     def engine(self, account: str | None) -> Engine:
