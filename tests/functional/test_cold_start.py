@@ -23,8 +23,9 @@ import json, sys
 from functions.instance_events import index
 summary = index.handler(open(sys.argv[1], "rb").read(), None)
 loaded = lambda name: any(m == name or m.startswith(name + ".") for m in sys.modules)
+hub = ["aliyunsdksts", "aliyunsdkresourcemanager", "alibabacloud_fc20230330", "Tea"]
 print(json.dumps({"outcomes": summary["outcomes"], "jsonschema": loaded("jsonschema"),
-                  "yaml": loaded("yaml")}))
+                  "yaml": loaded("yaml"), "hub": [m for m in hub if loaded(m)]}))
 """
 
 
@@ -64,10 +65,11 @@ def test_a_compiled_mapping_keeps_jsonschema_and_yaml_out(
     # WHEN a fresh interpreter imports the handler and runs its first invocation
     found = first_invocation(server, compiled)
     # THEN it bound the instance without importing either library
-    assert found == {"outcomes": {"attached": 1}, "jsonschema": False, "yaml": False}
+    # AND a single-account deployment never loads the hub's SDKs (STS, Resource Directory, FC)
+    assert found == {"outcomes": {"attached": 1}, "jsonschema": False, "yaml": False, "hub": []}
 
 
 @pytest.mark.usefixtures("world")
 def test_a_plain_mapping_still_goes_through_the_full_validator(server: FakeCloudServer) -> None:
     found = first_invocation(server, MAPPING)
-    assert found == {"outcomes": {"attached": 1}, "jsonschema": True, "yaml": True}
+    assert found == {"outcomes": {"attached": 1}, "jsonschema": True, "yaml": True, "hub": []}

@@ -6,8 +6,6 @@ management account or a delegated administrator may call it (docs/research/multi
 
 from __future__ import annotations
 
-from aliyunsdkresourcemanager.request.v20200331.ListAccountsRequest import ListAccountsRequest
-
 from rolebinder.aliyun.transport import Answer, Transport, item_get
 from rolebinder.domain import ids
 
@@ -47,6 +45,11 @@ class DirectoryGateway:
         return tuple(dict.fromkeys(found))
 
     def _page(self, number: int) -> tuple[list[str], int]:
+        # Imported here: only a hub with ROLEBINDER_ACCOUNTS=rd loads this SDK.
+        from aliyunsdkresourcemanager.request.v20200331.ListAccountsRequest import (  # noqa: PLC0415
+            ListAccountsRequest,
+        )
+
         request = ListAccountsRequest()
         request.set_PageNumber(number)
         request.set_PageSize(PAGE_SIZE)

@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
-from aliyunsdksts.request.v20150401.AssumeRoleRequest import AssumeRoleRequest
-
 from rolebinder.aliyun.credentials import Credentials, TemporaryCredentials
 from rolebinder.aliyun.transport import Answer, Transport
 
@@ -43,6 +41,11 @@ class StsGateway:
         self, arn: str, session: str, seconds: int = SESSION_SECONDS
     ) -> TemporaryCredentials:
         """Temporary credentials of the role; CloudError when STS refuses."""
+        # Imported here: a single-account deployment's cold start never loads the STS SDK.
+        from aliyunsdksts.request.v20150401.AssumeRoleRequest import (  # noqa: PLC0415
+            AssumeRoleRequest,
+        )
+
         request = AssumeRoleRequest()
         request.set_RoleArn(arn)
         request.set_RoleSessionName(session)
