@@ -48,11 +48,12 @@ CACHE = ROOT / ".rolebinder" / "build-cache"
 EVENTS = ROOT / "events"
 MAPPING = ROOT / "examples" / "mapping.yaml"
 REGION = "cn-hangzhou"
-RUNTIME_MODULES = ("aliyunsdkcore", "aliyunsdkecs", "aliyunsdkram", "jsonschema", "yaml")
-OPERATOR_ONLY = (
-    *("fc2", "alibabacloud_fc20230330", "darabonba", "Tea", "rich"),
-    *("fakecloud", "functions", "tests", "pytest", "bin"),
+# The hub's closure (commit 655366a): STS, Resource Directory and the FC 3.0 SDK are runtime now.
+RUNTIME_MODULES = (
+    *("aliyunsdkcore", "aliyunsdkecs", "aliyunsdkram", "jsonschema", "yaml"),
+    *("aliyunsdksts", "aliyunsdkresourcemanager", "alibabacloud_fc20230330"),
 )
+OPERATOR_ONLY = ("fc2", "rich", "fakecloud", "functions", "tests", "pytest", "bin")
 RUNTIME = tpl.runtime_version(tpl.load_template())  # what template.yml deploys, e.g. 3.12
 
 
