@@ -171,3 +171,12 @@ def test_a_drifted_pattern_is_noticed(member: dict[str, Any]) -> None:
     # THEN the comparison with the hub's triggers fails
     with pytest.raises(AssertionError):
         test_one_forwarding_rule_per_hub_trigger_with_its_pattern(drifted)
+
+
+def test_in_the_hub_account_itself_nothing_is_created(member: dict[str, Any], hub: Stack) -> None:
+    # GIVEN the stack group reaching the hub's own account (a directory member too)
+    stack = member_stack(member, hub)
+    in_hub = Stack(member, {k: stack.names[k] for k in member["Parameters"]}, REGION, HUB)
+    # THEN no role and no forwarding rule (a rule from the hub's bus to itself would loop)
+    assert in_hub.resources() == {} and in_hub.outputs() == {}
+    assert set(stack.resources()) == {"MemberRole", *rules(member)}
