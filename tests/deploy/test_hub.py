@@ -20,7 +20,8 @@ from rolebinder.deploy import template as tpl
 from rolebinder.mapping.model import load_mapping
 from rolebinder.mapping.permissions import policy_document
 from tests.deploy.ros import Stack
-from tests.deploy.test_template import HUB_VARIABLES, SAMPLE_ROUTES, route
+from tests.deploy.test_template import SAMPLE_ROUTES, route
+from tests.support import HUB_VARIABLES
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_MAPPING = ROOT / "examples" / "mapping.yaml"

@@ -38,7 +38,7 @@ from rolebinder.intake.events import (
 )
 from rolebinder.mapping.model import load_mapping
 from rolebinder.mapping.permissions import policy_document
-from tests.support import call, make_client
+from tests.support import HUB_VARIABLES, call, make_client
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -80,11 +80,6 @@ ATTRIBUTES = {
     "ALIYUN::RAM::AttachPolicyToRole": set(),
     "ALIYUN::EventBridge::Rule": {"RuleARN", "RuleName", "EventBusName"},
 }
-# The hub's variables (issue 13: ROLEBINDER_ACCOUNTS, _MEMBER_ROLE, _RECONCILE_FUNCTION), which
-# entrypoints/config.py gains on the runtime branch; test_hub.py pins what the template sets.
-HUB_VARIABLES = frozenset(
-    {"ROLEBINDER_ACCOUNTS", "ROLEBINDER_MEMBER_ROLE", "ROLEBINDER_RECONCILE_FUNCTION"}
-)
 SUB_REFERENCE = re.compile(r"\$\{([^}]*)\}")
 MAX_PATTERN_VALUES = 5  # ROS ALIYUN::EventBridge::Rule: "up to five values" per field
 
