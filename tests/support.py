@@ -71,3 +71,9 @@ def make_unreadable(path: Path, monkeypatch: Any) -> Path:
     monkeypatch.setattr(builtins, "open", guarded_open)
     monkeypatch.setattr(io, "open", guarded_open)
     return path
+
+
+# The hub's environment variables, which template.yml's hub switch sets.
+HUB_VARIABLES = frozenset(
+    {"ROLEBINDER_ACCOUNTS", "ROLEBINDER_MEMBER_ROLE", "ROLEBINDER_RECONCILE_FUNCTION"}
+)

@@ -42,6 +42,7 @@ from rolebinder.cli.dependencies import (
     this_python,
 )
 from rolebinder.deploy import template as tpl
+from rolebinder.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".rolebinder" / "build-cache"
@@ -52,10 +53,7 @@ RUNTIME_MODULES = (
     *("aliyunsdkcore", "aliyunsdkecs", "aliyunsdkram", "aliyunsdksts", "aliyunsdkresourcemanager"),
     *("jsonschema", "yaml", "alibabacloud_fc20230330", "darabonba", "Tea"),  # a hub's fan-out
 )
-OPERATOR_ONLY = (
-    *("fc2", "rich"),
-    *("fakecloud", "functions", "tests", "pytest", "bin"),
-)
+OPERATOR_ONLY = ("fc2", "rich", "fakecloud", "functions", "tests", "pytest", "bin")
 RUNTIME = tpl.runtime_version(tpl.load_template())  # what template.yml deploys, e.g. 3.12
 
 
@@ -550,3 +548,18 @@ def test_the_code_still_compiles_on_python_3_10() -> None:
     done = subprocess.run(command, check=False, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert len(sources) > 40
+
+
+def test_check_covers_member_yml(tmp_path: Path) -> None:
+    from rolebinder.cli.build import check_member  # noqa: PLC0415
+    from rolebinder.mapping.model import load_mapping  # noqa: PLC0415
+
+    # GIVEN member.yml, the bundled mapping, and a mapping with another allow-list
+    member = tpl.load_template(tpl.DEFAULT_TEMPLATE.with_name("member.yml"))
+    other = tmp_path / "other.yaml"
+    rule = "{name: r, when: {tags: {t: v}}, role: AppReader}"
+    other.write_text(f"version: 1\nroles: [AppReader]\nrules:\n  - {rule}\n")
+    # THEN the bundled mapping passes, and the other is refused with the command to run
+    check_member(member, load_mapping(MAPPING), MAPPING)
+    with pytest.raises(InputError, match=f"rolebinder policy --member --ros --mapping {other}"):
+        check_member(member, load_mapping(other), other)

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from rolebinder.deploy import template as tpl
+from tests.deploy.ros import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
 S_YAML = ROOT / "s.yaml"
@@ -91,6 +92,8 @@ class TemplateResolver:
 
     def __init__(self, template: dict[str, Any], region: str, account: str) -> None:
         self.template = template
+        # The default deployment: the hub switch (Fn::If on its Conditions) is off.
+        self.conditions = Stack(template, {}, region, account).conditions
         self.names = {
             **{k: v["Default"] for k, v in template["Parameters"].items()},
             "ALIYUN::Region": region,
@@ -117,6 +120,12 @@ class TemplateResolver:
         )
 
     def value(self, node: Any) -> Any:
+        if isinstance(node, dict) and set(node) == {"Fn::If"}:
+            condition, when_true, when_false = node["Fn::If"]
+            return self.value(when_true if self.conditions[condition] else when_false)
+        return self._value(node)
+
+    def _value(self, node: Any) -> Any:
         if isinstance(node, dict) and set(node) == {"Ref"}:
             return self.names[node["Ref"]]
         if isinstance(node, dict) and set(node) == {"Fn::GetAtt"}:
@@ -235,6 +244,9 @@ MUTATIONS = {
     ),
     "trigger kind": _set(f"{P}/triggers/1/triggerType", "timer"),
     "async retries": _set("vars/maxAsyncRetryAttempts", 0),
+    "hub switch on": _set("vars/memberAccounts", "1234567890123456"),
+    "member role": _set("vars/memberRole", "other-member"),
+    "fan-out on": _set("vars/reconcileFunction", "rolebinder-reconcile"),
     "sweep schedule": _set("vars/sweepCron", "@every 5m"),
 }
 

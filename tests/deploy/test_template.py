@@ -38,7 +38,7 @@ from rolebinder.intake.events import (
 )
 from rolebinder.mapping.model import load_mapping
 from rolebinder.mapping.permissions import policy_document
-from tests.support import call, make_client
+from tests.support import HUB_VARIABLES, call, make_client
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -75,6 +75,10 @@ ATTRIBUTES = {
     "ALIYUN::FC3::AsyncInvokeConfig": set(),
     "ALIYUN::SLS::Dashboard": {"DashboardName", "DisplayName"},
     "ALIYUN::SLS::Alert": set(),
+    # the hub switch (template.yml) and member.yml
+    "ALIYUN::RAM::ManagedPolicy": {"PolicyName"},
+    "ALIYUN::RAM::AttachPolicyToRole": set(),
+    "ALIYUN::EventBridge::Rule": {"RuleARN", "RuleName", "EventBusName"},
 }
 SUB_REFERENCE = re.compile(r"\$\{([^}]*)\}")
 MAX_PATTERN_VALUES = 5  # ROS ALIYUN::EventBridge::Rule: "up to five values" per field
@@ -176,6 +180,56 @@ def test_every_resource_type_is_a_known_ros_type(template: dict[str, Any]) -> No
     assert set(resource_types(template).values()) <= set(ATTRIBUTES)
 
 
+def undefined_conditions(template: dict[str, Any]) -> list[str]:
+    """Condition names used (a Condition key, Fn::If, Conditions) that are not defined."""
+    defined = set(template.get("Conditions", {}))
+    used = [
+        body["Condition"]
+        for section in ("Resources", "Outputs")
+        for body in template.get(section, {}).values()
+        if "Condition" in body
+    ]
+    used += [argument[0] for _, kind, argument in if_calls(template)]
+    for statement in template.get("Conditions", {}).values():
+        used += [n for n in condition_names(statement)]
+    return sorted({name for name in used if name not in defined})
+
+
+def if_calls(node: Any) -> Iterator[tuple[str, str, Any]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Fn::If":
+                yield "", key, value
+            yield from if_calls(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from if_calls(value)
+
+
+def condition_names(node: Any) -> Iterator[str]:
+    """Plain strings inside Fn::And / Fn::Or / Fn::Not: ROS's references to other conditions."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("Fn::And", "Fn::Or", "Fn::Not"):
+                for item in value if isinstance(value, list) else [value]:
+                    if isinstance(item, str):
+                        yield item
+            yield from condition_names(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from condition_names(value)
+
+
+def test_every_condition_is_defined(template: dict[str, Any]) -> None:
+    # GIVEN the template, and a copy that uses a condition nobody defined
+    broken = json.loads(json.dumps(template))
+    broken["Resources"]["HubPolicy"]["Condition"] = "HubOff"
+    broken["Conditions"]["HubEvents"]["Fn::And"][0] = "HubOnn"
+    # THEN the template's are all defined, and the checker notices the typos
+    assert undefined_conditions(template) == []
+    assert undefined_conditions(broken) == ["HubOff", "HubOnn"]
+
+
 def test_parameter_defaults_fit_their_constraints(template: dict[str, Any]) -> None:
     for name, spec in template["Parameters"].items():
         default = spec.get("Default")
@@ -225,6 +279,7 @@ def test_environment_variables_are_ones_rolebinder_reads(template: dict[str, Any
     known = {
         value for name, value in vars(config).items() if name.isupper() and isinstance(value, str)
     }
+    assert known >= HUB_VARIABLES
     for function_id, body in tpl.functions(template).items():
         env = body["Properties"]["EnvironmentVariables"]
         assert set(env) <= known, function_id

@@ -8,7 +8,8 @@ platform and --python-version (default: the runtime template.yml deploys), cache
 <cache-dir>/.deps-<key>/ between runs. Bytecode is added only when an interpreter of that exact
 version is available (this one, or python<version> on PATH).
 --check first verifies that template.yml embeds the least-privilege policy of this mapping, its
-runtime matches --python-version and its functions read /code/mapping.compiled.json.
+runtime matches --python-version and its functions read /code/mapping.compiled.json, and that
+member.yml beside it (a hub's member role) embeds the same policy.
 --local-deps copies the dependencies from this interpreter instead of downloading them (no
 registry needed); such zips run only on this Python version and platform.
 Exit codes: 0 built; 1 the dependencies could not be installed; 2 bad input or --check failed.
@@ -30,6 +31,7 @@ from rolebinder.mapping.model import RoleMapping, load_mapping
 
 DEFAULT_MAPPING = tpl.PROJECT_ROOT / "examples" / "mapping.yaml"
 DEFAULT_OUT = tpl.PROJECT_ROOT / "dist"
+MEMBER_TEMPLATE = "member.yml"  # beside template.yml: the hub's member accounts (README)
 _VERSION = re.compile(r"^3\.[0-9]{1,2}$")
 _TOP_CONTRIBUTORS = 8
 
@@ -60,6 +62,10 @@ def run(args: argparse.Namespace) -> int:
     if args.check:
         check_template(tpl.load_template(args.template), mapping, args.mapping, spec.python_version)
         print(f"{args.template}: policy, runtime and mapping path match {args.mapping}")
+        member = args.template.with_name(MEMBER_TEMPLATE)
+        if member.is_file():
+            check_member(tpl.load_template(member), mapping, args.mapping)
+            print(f"{member}: the member role's policy matches {args.mapping}")
     try:
         deps = dependencies.installed(spec, args.cache_dir or args.out, args.verbose)
     except dependencies.DependencyError as error:
@@ -107,6 +113,15 @@ def check_template(
                 f"template.yml gives {function_id} ROLEBINDER_MAPPING={path!r}; "
                 f"the functions read /code/{bundle.COMPILED_NAME} (validated by the build)"
             )
+
+
+def check_member(template: dict[str, Any], mapping: RoleMapping, mapping_path: Path) -> None:
+    """InputError when member.yml's member role policy is not the one this mapping needs."""
+    if tpl.embedded_policy(template) != tpl.ros_policy(mapping):
+        raise InputError(
+            f"{MEMBER_TEMPLATE}'s member role policy is not the one {mapping_path} needs: "
+            f"regenerate it with `rolebinder policy --member --ros --mapping {mapping_path}`"
+        )
 
 
 def build_all(

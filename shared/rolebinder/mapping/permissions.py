@@ -20,6 +20,11 @@ whether RAM compares ARNs case-sensitively is not documented. Listing both is ri
 
 `guard_policy` is the other half of ownership: a Deny for everyone else on writing the
 `rolebinder:` tag keys, so only rolebinder can say what rolebinder owns.
+
+A hub (issue 13) acts in member accounts through a member role: `member_policy` is that role's
+policy, the same least-privilege document in the member's own account (member.yml embeds it),
+and `hub_statements` / `directory_statement` are what the hub's own function role needs on top
+(template.yml's hub switch embeds them).
 """
 
 from __future__ import annotations
@@ -36,6 +41,10 @@ UNMARK_ACTION = "ecs:UntagResources"  # only a detach removes a marker
 ATTACH_ACTION = "ecs:AttachInstanceRamRole"
 DETACH_ACTION = "ecs:DetachInstanceRamRole"
 ANY_REGION = "*"
+ANY_ACCOUNT = "*"
+ASSUME_ACTION = "sts:AssumeRole"
+INVOKE_ACTION = "fc:InvokeFunction"
+LIST_ACCOUNTS_ACTION = "resourcemanager:ListAccounts"
 # Every API that writes tags on an ECS instance: ECS's own, the Tag service's, and the launch
 # calls, which take Tag.N too (a marker set at launch would claim a later hand-bound role).
 TAG_WRITE_ACTIONS = (
@@ -89,6 +98,58 @@ def policy_document(
             {"Effect": "Allow", "Action": bind_actions, "Resource": [*instances, *roles]},
             {"Effect": "Allow", "Action": ["ram:GetRole", "ram:PassRole"], "Resource": roles},
         ],
+    }
+
+
+def member_policy(
+    mapping: RoleMapping, account_id: str = ANY_ACCOUNT, regions: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The member role's policy: exactly what the functions need, in the member's account.
+
+    The hub runs the same engine with the member role's credentials, so the member role needs
+    what the functions' own role needs, no more. `*` for the account (the default) gives one
+    document for every member: a policy attached to a role of account X grants nothing on
+    another account's resources (that account would have to grant it), so in X it means X.
+    """
+    return policy_document(mapping, account_id, regions)
+
+
+def member_role_arn(member_role: str, account_id: str = ANY_ACCOUNT) -> str:
+    """The ARN the hub's sts:AssumeRole statement names (RAM's `acs:ram:*:<account>:role/...`)."""
+    return f"acs:ram:*:{account_id}:role/{member_role}"
+
+
+def function_arn(region: str, account_id: str, function_name: str) -> str:
+    """An FC 3.0 function's ARN as FC's RAM authorisation table writes it."""
+    return f"acs:fc:{region}:{account_id}:functions/{function_name}"
+
+
+def hub_statements(member_role: str, reconcile_arn: str) -> list[dict[str, Any]]:
+    """What a hub's function role needs beside its least-privilege policy.
+
+    sts:AssumeRole on the member role in any account (each member role trusts exactly the hub's
+    role, so the wildcard reaches only the accounts that chose to be members, and it also
+    covers `rd`, whose members are not known when the stack is deployed), and
+    fc:InvokeFunction on the reconcile function alone (the sweep's fan-out).
+    """
+    return [
+        {"Effect": "Allow", "Action": [ASSUME_ACTION], "Resource": [member_role_arn(member_role)]},
+        {"Effect": "Allow", "Action": [INVOKE_ACTION], "Resource": [reconcile_arn]},
+    ]
+
+
+def directory_statement() -> dict[str, Any]:
+    """resourcemanager:ListAccounts, for ROLEBINDER_ACCOUNTS=rd only: the account list is a
+    directory-wide read whose resource form is not documented first-hand, hence `*`."""
+    return {"Effect": "Allow", "Action": [LIST_ACCOUNTS_ACTION], "Resource": "*"}
+
+
+def hub_policy(member_role: str, reconcile_arn: str, directory: bool) -> dict[str, Any]:
+    """The hub's extra policy document: `directory` adds ListAccounts (ROLEBINDER_ACCOUNTS=rd)."""
+    statements = hub_statements(member_role, reconcile_arn)
+    return {
+        "Version": "1",
+        "Statement": [*statements, directory_statement()] if directory else statements,
     }
 
 
