@@ -3,11 +3,11 @@
 ```yaml
 account_id: "1234567890123456"        # the default account for what follows (optional)
 keys:                                  # extra accepted key pairs (optional)
-  - {access_key_id: AK, access_key_secret: SK, security_token: TOKEN,
+  - {access_key_id: STS.reader, access_key_secret: seed-reader-secret, security_token: CAIS-r,
      allowed_actions: [ecs:DescribeInstances], passable_roles: [AppReader]}  # or policy:
-  - {access_key_id: AKROOT, access_key_secret: SK2, root: true}         # the root account
-  - {access_key_id: STS.fn, access_key_secret: SK3, security_token: T,  # FC's function
-     role: rolebinder-hub}                                               # credentials
+  - {access_key_id: LTAIroot, access_key_secret: seed-root-secret, root: true}  # root
+  - {access_key_id: STS.fn, access_key_secret: seed-fn-secret,   # FC's function credentials:
+     security_token: CAIS-seed-fn-token, role: rolebinder-hub}   # a session of the hub role
 roles:
   - {name: AppReader}                  # trusts ecs.aliyuncs.com by default
   - {name: Untrusted, trusted_services: [fc.aliyuncs.com]}
