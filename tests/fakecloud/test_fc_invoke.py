@@ -9,6 +9,8 @@ import time
 import uuid
 
 import pytest
+from alibabacloud_fc20230330 import models as fc_models
+from darabonba.runtime import RuntimeOptions
 
 from fakecloud import FakeCloud, FakeCloudServer
 from fakecloud.acs3 import HttpRequest, signature
@@ -299,3 +301,21 @@ def test_a_callback_registered_then_unregistered_is_gone(
     cloud.functions.unregister(HUB, REGION, FUNCTION)
 
     assert fc_error(fc_client(server), FUNCTION).code == "FunctionNotFound"
+
+
+def test_a_bytes_body_as_the_hubs_gateway_sends_it_is_accepted(
+    cloud: FakeCloud, server: FakeCloudServer
+) -> None:
+    # GIVEN the request form rolebinder's FC gateway uses: bytes, not a stream, LATEST
+    bodies = recorder(cloud)
+    request = fc_models.InvokeFunctionRequest(body=b'{"shard": 7}', qualifier="LATEST")
+    headers = fc_models.InvokeFunctionHeaders(x_fc_invocation_type="Async")
+
+    # WHEN
+    response = fc_client(server).invoke_function_with_options(
+        FUNCTION, request, headers, RuntimeOptions(autoretry=False, max_attempts=1)
+    )
+
+    # THEN
+    assert response.status_code == 202
+    assert cloud.functions.wait() and bodies == [b'{"shard": 7}']
