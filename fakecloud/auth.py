@@ -81,6 +81,8 @@ class KeyPair:
     expires_at: float | None = None  # epoch seconds by the fake's clock (STS credentials)
 
     def expired(self, now: float) -> bool:
+        # From its Expiration second on (our choice: whether that second is still valid is
+        # not documented).
         return self.token_expired or (self.expires_at is not None and now >= self.expires_at)
 
     def public(self) -> dict[str, object]:
