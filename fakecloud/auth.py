@@ -44,6 +44,29 @@ class AllowAll:
         return True
 
 
+@dataclass(frozen=True)
+class Principal:
+    """Who a key belongs to: a RAM user, a RAM role session, or the root account."""
+
+    kind: str = "user"  # "user" | "role" | "root"
+    name: str = ""  # the user's or the role's name; empty for root
+
+    @staticmethod
+    def of(role: str | None, root: bool, security_token: str | None) -> Principal:
+        """The principal of a configured key; refuses combinations the cloud never issues."""
+        if role is not None and (security_token is None or root):
+            raise ValueError("a role-session key needs a security_token and cannot be root")
+        if root and security_token is not None:
+            raise ValueError("a root account key is never an STS credential")
+        return Principal("role", role) if role else Principal("root" if root else "user")
+
+    def arn(self, account_id: str) -> str:
+        """The principal's ARN, in the form trust policies name it (`acs:ram::<id>:root`...)."""
+        if self.kind == "root":
+            return f"acs:ram::{account_id}:root"
+        return f"acs:ram::{account_id}:{self.kind}/{self.name}"
+
+
 @dataclass
 class KeyPair:
     """A credential the fake accepts; `security_token` makes it an STS credential."""
@@ -54,6 +77,13 @@ class KeyPair:
     security_token: str | None = None
     permissions: Permissions = field(default_factory=AllowAll)
     token_expired: bool = False
+    principal: Principal = field(default_factory=Principal)
+    expires_at: float | None = None  # epoch seconds by the fake's clock (STS credentials)
+
+    def expired(self, now: float) -> bool:
+        # From its Expiration second on (our choice: whether that second is still valid is
+        # not documented).
+        return self.token_expired or (self.expires_at is not None and now >= self.expires_at)
 
     def public(self) -> dict[str, object]:
         """What the admin endpoint may show: never the secret or the token."""
@@ -61,6 +91,8 @@ class KeyPair:
             "access_key_id": self.access_key_id,
             "account_id": self.account_id,
             "sts": self.security_token is not None,
+            "principal": self.principal.arn(self.account_id),
+            "expires_at": self.expires_at,
             "restricted": not isinstance(self.permissions, AllowAll),
         }
 
@@ -84,9 +116,16 @@ def sign(secret: str, text: str) -> str:
 class Authenticator:
     """Verifies signed RPC requests against the configured key pairs."""
 
-    def __init__(self, wall_clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        wall_clock: Callable[[], float] = time.time,
+        now: Callable[[], float] = time.time,
+    ) -> None:
         self.keys: dict[str, KeyPair] = {}
         self._wall_clock = wall_clock
+        # Credential expiry follows the fake's clock (a ManualClock in tests), while request
+        # timestamps follow the wall clock the SDK signs with.
+        self._now = now
         self._nonces: dict[str, float] = {}
         self._lock = threading.Lock()
 
@@ -108,8 +147,8 @@ class Authenticator:
         if key is None:
             # 400 in the ECS docs, 404 in recent live answers: we follow the live service.
             raise ApiError("InvalidAccessKeyId.NotFound", "Specified access key is not found.", 404)
-        self._check_token(key, params.get("SecurityToken"))
-        self._check_timestamp(params.get("Timestamp", ""))
+        self.check_token(key, params.get("SecurityToken"))
+        self.check_timestamp(params.get("Timestamp", ""))
         unsigned = {k: v for k, v in params.items() if k != "Signature"}
         expected_text = string_to_sign(method, unsigned)
         if not hmac.compare_digest(sign(key.access_key_secret, expected_text), signature):
@@ -118,11 +157,11 @@ class Authenticator:
                 "Specified signature is not matched with our calculation. "
                 f"server string to sign is:{expected_text}",
             )
-        self._remember_nonce(params["SignatureNonce"])
+        self.remember_nonce(params["SignatureNonce"])
         return key
 
-    @staticmethod
-    def _check_token(key: KeyPair, token: str | None) -> None:
+    def check_token(self, key: KeyPair, token: str | None) -> None:
+        """An STS key needs its own token, unexpired by the fake's clock."""
         if key.security_token is None:
             return
         if not token:
@@ -132,10 +171,10 @@ class Authenticator:
                 "InvalidSecurityToken.MismatchWithAccessKey",
                 "The Security Token does not match the AccessKeyId.",
             )
-        if key.token_expired:
+        if key.expired(self._now()):
             raise ApiError("InvalidSecurityToken.Expired", "Specified SecurityToken is expired.")
 
-    def _check_timestamp(self, raw: str) -> None:
+    def check_timestamp(self, raw: str) -> None:
         try:
             when = datetime.strptime(raw, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
         except ValueError:
@@ -148,10 +187,10 @@ class Authenticator:
                 "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired."
             )
 
-    def _remember_nonce(self, nonce: str) -> None:
+    def remember_nonce(self, nonce: str) -> None:
         now = self._wall_clock()
         with self._lock:
-            if nonce in self._nonces:
+            if nonce in self._nonces:  # one namespace for RPC and ACS3 nonces (our choice)
                 raise ApiError("SignatureNonceUsed", "The request signature nonce has been used.")
             self._nonces[nonce] = now + TIMESTAMP_WINDOW_SECONDS * 2
             if len(self._nonces) > 100_000:  # forget nonces whose timestamps are stale anyway

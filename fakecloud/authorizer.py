@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from fakecloud.auth import KeyPair
+from fakecloud.auth import AllowAll, KeyPair, Permissions
 from fakecloud.errors import ApiError
 from fakecloud.params import Params
-from fakecloud.policy import instance_resource, role_resource
+from fakecloud.policy import (
+    ListPermissions,
+    Policy,
+    RolePermissions,
+    instance_resource,
+    role_resource,
+)
 
 _INSTANCE_SCOPED = ("InstanceIds", "InstanceId", "ResourceId")
 _ROLE_SCOPED = frozenset({"AttachInstanceRamRole", "DetachInstanceRamRole"})
@@ -21,6 +28,21 @@ _ROLE_SCOPED = frozenset({"AttachInstanceRamRole", "DetachInstanceRamRole"})
 TAG_WRITES = frozenset(
     {"TagResources", "UntagResources", "AddTags", "RemoveTags", "RunInstances", "CreateInstance"}
 )
+
+
+def key_permissions(
+    role_policy: Callable[[], Permissions | None] | None,
+    allowed_actions: Iterable[str] | None,
+    passable_roles: Iterable[str] | None,
+    policy: Mapping[str, Any] | None,
+) -> Permissions:
+    """What a configured key may do: its own policy document or lists when given, else, for a
+    role-session key (`role_policy` given), its role's policy, else everything."""
+    if policy is not None:
+        return Policy(policy)
+    if allowed_actions is not None or passable_roles is not None:
+        return ListPermissions(allowed_actions, passable_roles)
+    return AllowAll() if role_policy is None else RolePermissions(role_policy)
 
 
 def ecs_allowed(key: KeyPair, action: str, region: str, params: Params) -> bool:

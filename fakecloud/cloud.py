@@ -16,22 +16,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fakecloud import ecs_api, ram_api
-from fakecloud.auth import AllowAll, Authenticator, KeyPair, Permissions
-from fakecloud.authorizer import denied, ecs_allowed, require
+from fakecloud.auth import Authenticator, KeyPair, Permissions, Principal
+from fakecloud.authorizer import key_permissions
 from fakecloud.calllog import CallLog
 from fakecloud.clock import ManualClock, RealClock
 from fakecloud.corruption import corrupt
+from fakecloud.dispatch import execute
 from fakecloud.ecs import EcsBackend, Instance, Lifecycle
 from fakecloud.emitter import Emitter, Event
 from fakecloud.errors import ApiError
 from fakecloud.faults import DropConnection, FaultPlan, pause
+from fakecloud.fc import FunctionRegistry
 from fakecloud.ids import IdFactory
 from fakecloud.params import Params
-from fakecloud.policy import ListPermissions, Policy, role_resource
 from fakecloud.protocol import ApiRequest, ApiResponse, CallInfo, error_body, parse_params, route
 from fakecloud.ram import RamBackend
 from fakecloud.regions import REGIONS
-from fakecloud.shapes import BIND_CODE, CREATION_EVENTS, Shapes
+from fakecloud.resourcedirectory import ResourceDirectory, build_directory, directory_members
+from fakecloud.shapes import CREATION_EVENTS, Shapes
 from fakecloud.trail import api_call_facts
 
 DEFAULT_ACCOUNT_ID = "1234567890123456"
@@ -64,12 +66,14 @@ class FakeCloud:
         # Documented alternatives (number or string, optional fields...), chosen per key.
         self.shapes = shapes or Shapes(seed)
         self.lifecycle = lifecycle or Lifecycle()
-        self.auth = Authenticator()
+        self.auth = Authenticator(now=self.clock.now)
         self.faults = FaultPlan()
         self.calls = CallLog()
         self.events = Emitter(new_id=lambda: self.ids.request_id().lower(), shapes=self.shapes)
         self.accounts: dict[str, Account] = {}
         self.list_roleless = False
+        self.directory: ResourceDirectory | None = None  # see create_resource_directory
+        self.functions = FunctionRegistry()  # FC 3.0 functions InvokeFunction may reach
         self._lock = threading.RLock()
         self._pending: list[Event] = []
         if add_default_key:
@@ -87,17 +91,43 @@ class FakeCloud:
         allowed_actions: Iterable[str] | None = None,
         passable_roles: Iterable[str] | None = None,
         policy: Mapping[str, Any] | None = None,
+        role: str | None = None,
+        root: bool = False,
     ) -> KeyPair:
-        """Accept a key pair (an STS credential when `security_token` is given)."""
-        permissions: Permissions = AllowAll()
-        if policy is not None:
-            permissions = Policy(policy)
-        elif allowed_actions is not None or passable_roles is not None:
-            permissions = ListPermissions(allowed_actions, passable_roles)
+        """Accept a key pair (an STS credential when `security_token` is given).
+
+        It belongs to a RAM user by default; to a session of the RAM role `role` (FC's function
+        credentials: needs a security token; it gets the role's permission policy unless
+        `policy` or the lists say otherwise); or to the root account with `root=True`.
+        """
+        principal = Principal.of(role, root, security_token)
+        role_policy = functools.partial(self._role_permissions, account_id, role) if role else None
+        permissions = key_permissions(role_policy, allowed_actions, passable_roles, policy)
         key = KeyPair(access_key_id, access_key_secret, account_id, security_token, permissions)
+        key.principal = principal
         self.auth.add(key)
         self.account(account_id)
         return key
+
+    def create_resource_directory(
+        self, management_account: str, members: Iterable[str | Mapping[str, Any]] = ()
+    ) -> ResourceDirectory:
+        """Enable the one Resource Directory: `members` are account ids or `{account_id,
+        display_name?, status?}`; ListAccounts lists exactly them (add the management account to
+        have it listed, as the real directory does: our choice, so tests state it)."""
+        members = list(members)
+        for account_id in (management_account, *directory_members(members)):
+            self.account(account_id)
+        self.directory = build_directory(
+            self.ids.alnum, self.clock.now(), management_account, members
+        )
+        return self.directory
+
+    def _role_permissions(self, account_id: str, role: str) -> Permissions | None:
+        """A role session's permissions, read at each call (a seed may declare the role after
+        the key): the role's policy, or None when there is no such role."""
+        found = self.ram(account_id).find_role(role)
+        return None if found is None else found.permissions()
 
     def account(self, account_id: str = DEFAULT_ACCOUNT_ID) -> Account:
         with self._lock:
@@ -206,7 +236,7 @@ class FakeCloud:
             with self._lock:
                 self._tick_locked()
                 try:
-                    body = self._execute(call.product, action, key, Params(params))
+                    body = execute(self, call.product, action, key, Params(params))
                 except ApiError as error:
                     # ActionTrail records failed writes too, with errorCode and errorMessage.
                     self._trail(action, request, params, call, request_id, {}, error)
@@ -243,31 +273,6 @@ class FakeCloud:
         for account in self.accounts.values():
             for backend in account.ecs.values():
                 backend.tick()
-
-    def _execute(self, product: str, action: str, key: KeyPair, params: Params) -> dict[str, Any]:
-        account_id = key.account_id
-        if product == "ram":
-            require(
-                key,
-                f"ram:{action}",
-                role_resource(account_id, params.get("RoleName") or "*"),
-                "NoPermission",
-            )
-            return ram_api.ACTIONS[action](ram_api.RamCall(self.ram(account_id), params))
-        region = params.require("RegionId")
-        backend = self.ecs(region, account_id)
-        if not ecs_allowed(key, action, region, params):
-            return denied(action)
-        call = ecs_api.EcsCall(
-            backend,
-            params,
-            can_pass_role=lambda role: key.permissions.allows(
-                "ram:PassRole", role_resource(account_id, role)
-            ),
-            failing_items=lambda ids: self.faults.failing_items(action, ids),
-            success_code=lambda instance_id: self.shapes.pick(BIND_CODE, f"{action}/{instance_id}"),
-        )
-        return ecs_api.ACTIONS[action](call)
 
     def _log(
         self,

@@ -4,10 +4,14 @@ Pattern semantics (EventBridge "event patterns" doc): a pattern has the event's 
 ANDed, the values listed for one key are ORed; matching is exact and case-sensitive. Supported
 value forms: a literal string/number/bool/null, {"prefix": s}, {"suffix": s}, {"contains": s},
 {"anything-but": value or list}, {"exists": bool}. Not modelled: numeric and cidr matching.
+
+`deliver_cross_account` is what a member account's rule with an `acs.eventbridge` target in
+another account (the hub) hands the hub's bus (docs/research/multi-account.md section 3).
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -68,3 +72,25 @@ class Bus:
 
     def targets(self, event: Mapping[str, Any]) -> list[str]:
         return list(dict.fromkeys(r.target for r in self.rules if matches(r.pattern, event)))
+
+
+def deliver_cross_account(
+    event: Mapping[str, Any], hub_account_id: str, bus_name: str = "default"
+) -> dict[str, Any]:
+    """The event a member emitted, as the hub's bus `bus_name` receives it.
+
+    Documented: a routed event carries `aliyunoriginalaccountid` = the source account. Our
+    choices, the docs being silent: `aliyunaccountid` stays the member's (not rewritten to the
+    receiver); `aliyuneventbusname` becomes the receiving bus; an event that already crossed
+    once keeps its first origin; the region is kept (cross-region routing is contradicted in
+    the docs); an event of the hub's own account is returned unchanged (no cross-account hop).
+    """
+    member = event.get("aliyunaccountid")
+    if not isinstance(member, str) or not member:
+        raise ValueError("the event names no aliyunaccountid: it was not emitted by an account")
+    delivered = copy.deepcopy(dict(event))
+    if member == hub_account_id:
+        return delivered
+    delivered["aliyunoriginalaccountid"] = event.get("aliyunoriginalaccountid") or member
+    delivered["aliyuneventbusname"] = bus_name
+    return delivered

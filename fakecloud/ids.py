@@ -35,6 +35,9 @@ class IdFactory:
         parts = (hexdigits[:8], hexdigits[8:12], hexdigits[12:16], hexdigits[16:20], hexdigits[20:])
         return "-".join(parts)
 
+    def alnum(self, n: int) -> str:
+        return self._chars(n)
+
     def digits(self, n: int) -> str:
         return self._chars(n, string.digits)
 

@@ -15,9 +15,11 @@ Allow this errs on refusing). An operator the fake does not model fails the stat
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from fakecloud.auth import Permissions
 
 Context = Mapping[str, tuple[str, ...]]
 _OPERATORS = {
@@ -131,6 +133,26 @@ class ListPermissions:
             role = resource.rsplit("/", 1)[-1]
             return self.passable_roles is None or role in self.passable_roles
         return self.actions is None or action.lower() in self.actions
+
+
+class RolePermissions:
+    """A role session's permissions: the role's permission policy, read at each call (RAM
+    applies a policy change to live sessions too), narrowed by the session policy if any.
+
+    `role_policy` answers None once the role is gone: then nothing is allowed (our choice,
+    the docs are silent)."""
+
+    def __init__(
+        self, role_policy: Callable[[], Permissions | None], session: Policy | None = None
+    ) -> None:
+        self._role_policy = role_policy
+        self.session = session
+
+    def allows(self, action: str, resource: str = "*", context: Context | None = None) -> bool:
+        policy = self._role_policy()
+        if policy is None or not policy.allows(action, resource, context):
+            return False
+        return self.session is None or self.session.allows(action, resource, context)
 
 
 def role_resource(account_id: str, role_name: str, region: str = "*") -> str:

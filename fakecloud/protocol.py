@@ -1,5 +1,7 @@
 """The RPC wire protocol, product-neutral: a request's parameters, its product and action, and
-the documented error body. The services' own parameters are read in ecs_api and ram_api."""
+the documented error body. The services' own parameters are read in ecs_api, ram_api, sts and
+resourcedirectory. Versions tell the products apart: ECS 2014-05-26, RAM 2015-05-01, STS
+2015-04-01, ResourceManager 2020-03-31."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fakecloud import ecs_api, ram_api
+from fakecloud import ecs_api, ram_api, resourcedirectory, sts
 from fakecloud.auth import KeyPair
 from fakecloud.errors import ApiError
 
@@ -58,7 +60,12 @@ def route(params: Mapping[str, str]) -> tuple[str, str]:
                 f'The input parameter "{name}" that is mandatory for processing this request '
                 "is not supplied.",
             )
-    products = {ECS_VERSION: ("ecs", ecs_api.ACTIONS), RAM_VERSION: ("ram", ram_api.ACTIONS)}
+    products: dict[str, tuple[str, Mapping[str, object]]] = {
+        ECS_VERSION: ("ecs", ecs_api.ACTIONS),
+        RAM_VERSION: ("ram", ram_api.ACTIONS),
+        sts.VERSION: ("sts", sts.ACTIONS),
+        resourcedirectory.VERSION: ("resourcemanager", resourcedirectory.ACTIONS),
+    }
     product, actions = products.get(version, ("", {}))
     if action not in actions:  # documented for both ECS and RAM
         raise ApiError(
@@ -69,7 +76,13 @@ def route(params: Mapping[str, str]) -> tuple[str, str]:
 
 # The product endpoint, as the documented error bodies show it (api-facts 4 and 5), whatever
 # Host header the fake was reached on; an error before routing names ECS, the default product.
-_HOST_IDS = {"ecs": "ecs.aliyuncs.com", "ram": "ram.aliyuncs.com"}
+_HOST_IDS = {
+    "ecs": "ecs.aliyuncs.com",
+    "ram": "ram.aliyuncs.com",
+    "sts": "sts.aliyuncs.com",
+    "resourcemanager": "resourcemanager.aliyuncs.com",
+}
+_PRODUCT_CODES = {"resourcemanager": "ResourceManager"}
 
 
 def error_body(error: ApiError, request_id: str, product: str) -> dict[str, Any]:
@@ -79,5 +92,5 @@ def error_body(error: ApiError, request_id: str, product: str) -> dict[str, Any]
         "Code": error.code,
         "Message": error.message,
         "Recommend": "https://next.api.aliyun.com/troubleshoot"
-        f"?q={error.code}&product={product.capitalize() or 'Ecs'}",
+        f"?q={error.code}&product={_PRODUCT_CODES.get(product, product.capitalize() or 'Ecs')}",
     }

@@ -1,22 +1,27 @@
 """RAM backend (one per account; RAM is global): roles and their trust policies.
 
-Actions: CreateRole, GetRole, ListRoles, DeleteRole.
-Not modelled: role policies (AttachPolicyToRole & co.), role tags, MaxSessionDuration limits beyond
-the documented range, RAM users and groups. DeleteRole refuses a role still bound to an instance
-(our choice; the docs only document the attached-policy conflict).
+Actions: CreateRole, GetRole, ListRoles, DeleteRole. A role may carry one permission policy
+document (from a seed or `create_role(policy=...)`), which STS sessions of the role get; who may
+assume it is read from its trust policy (`trusts_ram`).
+Not modelled: the policy APIs (AttachPolicyToRole & co.), role tags, MaxSessionDuration limits
+beyond the documented range, RAM users and groups. DeleteRole refuses a role still bound to an
+instance (our choice; the docs only document the attached-policy conflict).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from fakecloud.auth import AllowAll, Permissions
 from fakecloud.clock import iso_seconds
 from fakecloud.errors import ApiError
 from fakecloud.ids import IdFactory
+from fakecloud.policy import Policy
 
 ROLE_NAME = re.compile(r"^[a-zA-Z0-9.@-]+$")
 MAX_ROLE_NAME = 64
@@ -32,6 +37,7 @@ class Role:
     description: str
     created: float
     max_session_duration: int = 3600
+    policy: Policy | None = None  # the permission policy its sessions get (seeded, see below)
 
     @property
     def arn(self) -> str:
@@ -41,12 +47,32 @@ class Role:
 
     def trusts(self, service: str) -> bool:
         """True when an Allow statement names `service` among its principal services."""
+        return any(_trusts_service(s, service) for s in self._trust_statements())
+
+    def trusts_ram(self, principal_arns: tuple[str, ...]) -> bool:
+        """True when an Allow statement for sts:AssumeRole names one of `principal_arns` under
+        Principal.RAM and no Deny statement does (Deny wins, as in any RAM policy).
+
+        ARNs compare case-insensitively: RAM names are case-insensitive, and whether trust
+        ARNs are is not documented (our choice)."""
+        wanted = {arn.lower() for arn in principal_arns}
+        hits = [s for s in self._trust_statements() if _names_ram(s, wanted)]
+        if any(s.get("Effect") == "Deny" for s in hits):
+            return False
+        return any(s.get("Effect") == "Allow" for s in hits)
+
+    def permissions(self) -> Permissions:
+        """What a session of this role may do: its policy; none seeded allows everything (our
+        choice, so that seeds written before role policies keep working)."""
+        return AllowAll() if self.policy is None else self.policy
+
+    def _trust_statements(self) -> list[dict[str, Any]]:
         try:
             document = json.loads(self.trust_policy)
         except ValueError:
-            return False
+            return []
         statements = document.get("Statement") if isinstance(document, dict) else None
-        return any(_trusts_service(s, service) for s in statements or [] if isinstance(s, dict))
+        return [s for s in statements or [] if isinstance(s, dict)]
 
     def to_api(self, with_policy: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -69,6 +95,18 @@ def _trusts_service(statement: dict[str, Any], service: str) -> bool:
     if isinstance(services, str):
         services = [services]
     return statement.get("Effect") == "Allow" and service in (services or [])
+
+
+def _names_ram(statement: dict[str, Any], arns: set[str]) -> bool:
+    """Whether a statement is about sts:AssumeRole by one of `arns` (lower-cased)."""
+    actions = statement.get("Action")
+    actions = [actions] if isinstance(actions, str) else actions or []
+    if not any(fnmatch.fnmatchcase("sts:assumerole", str(a).lower()) for a in actions):
+        return False
+    principal = statement.get("Principal")
+    named = principal.get("RAM") if isinstance(principal, dict) else None
+    named = [named] if isinstance(named, str) else named or []
+    return any(isinstance(n, str) and n.lower() in arns for n in named)
 
 
 def ecs_trust_policy() -> str:
@@ -99,7 +137,12 @@ class RamBackend:
         self.role_in_use: Callable[[str], bool] = lambda name: False
 
     def create_role(
-        self, name: str, trust_policy: str, description: str = "", max_session_duration: int = 3600
+        self,
+        name: str,
+        trust_policy: str,
+        description: str = "",
+        max_session_duration: int = 3600,
+        policy: Policy | None = None,
     ) -> Role:
         _check_name(name)
         if name.lower() in self.roles:
@@ -113,6 +156,7 @@ class RamBackend:
             description,
             self._now(),
             max_session_duration,
+            policy,
         )
         self.roles[name.lower()] = role
         return role

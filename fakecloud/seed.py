@@ -3,11 +3,16 @@
 ```yaml
 account_id: "1234567890123456"        # the default account for what follows (optional)
 keys:                                  # extra accepted key pairs (optional)
-  - {access_key_id: AK, access_key_secret: SK, security_token: TOKEN,
-     allowed_actions: [ecs:DescribeInstances], passable_roles: [AppReader], policy: {...}}
+  - {access_key_id: STS.reader, access_key_secret: seed-reader-secret, security_token: CAIS-r,
+     allowed_actions: [ecs:DescribeInstances], passable_roles: [AppReader]}  # or policy:
+  - {access_key_id: LTAIroot, access_key_secret: seed-root-secret, root: true}  # root
+  - {access_key_id: STS.fn, access_key_secret: seed-fn-secret,   # FC's function credentials:
+     security_token: CAIS-seed-fn-token, role: rolebinder-hub}   # a session of the hub role
 roles:
   - {name: AppReader}                  # trusts ecs.aliyuncs.com by default
   - {name: Untrusted, trusted_services: [fc.aliyuncs.com]}
+  - {name: rolebinder-hub, trusted_services: [fc.aliyuncs.com],
+     policy: {Version: "1", Statement: [{Effect: Allow, Action: "sts:AssumeRole", Resource: "*"}]}}
 regions:
   cn-hangzhou:
     vpcs:
@@ -17,7 +22,20 @@ regions:
       - {instance_id: i-bp1demo0001, vswitch_id: vsw-bp1demo, tags: {team: payments},
          status: Running, role: AppReader, resource_group_id: rg-demo, name: web-1}
       - {instance_id: i-bp1classic01, network: classic}
+accounts:                              # more accounts, each with the same three sections
+  "2222222222222222":
+    roles:
+      - name: rolebinder-member        # trusts exactly the hub's role; `policy:` its rights
+        assume_role_policy_document: >-
+          {"Version": "1", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+          "Principal": {"RAM": ["acs:ram::1234567890123456:role/rolebinder-hub"]}}]}
+        max_session_duration: 3600
+    regions: {cn-hangzhou: {instances: [{instance_id: i-bp1member01, network: classic}]}}
+resource_directory:                    # ListAccounts lists exactly `members`
+  management_account: "1234567890123456"
+  members: [{account_id: "2222222222222222", display_name: member, status: CreateSuccess}]
 ```
+A role without `policy:` gives its sessions every permission (so older seeds keep working).
 Seeding emits no events: it describes the world as it already is.
 """
 
@@ -29,114 +47,23 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from fakecloud.cloud import DEFAULT_ACCOUNT_ID, REGIONS, FakeCloud
+from fakecloud.cloud import DEFAULT_ACCOUNT_ID, FakeCloud
 from fakecloud.ecs import EcsBackend, Instance
 from fakecloud.errors import ApiError
+from fakecloud.policy import Policy
 from fakecloud.ram import ecs_trust_policy
+from fakecloud.seed_schema import SCHEMA
 
 
 class SeedError(ValueError):
     """The seed document is invalid; the message names the path."""
 
 
-_STRINGS = {"type": "array", "items": {"type": "string"}}
-_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "account_id": {"type": "string", "pattern": "^[0-9]{1,32}$"},
-        "keys": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["access_key_id", "access_key_secret"],
-                "properties": {
-                    "access_key_id": {"type": "string", "minLength": 1},
-                    "access_key_secret": {"type": "string", "minLength": 1},
-                    "account_id": {"type": "string", "pattern": "^[0-9]{1,32}$"},
-                    "security_token": {"type": "string"},
-                    "allowed_actions": _STRINGS,
-                    "passable_roles": _STRINGS,
-                    "policy": {"type": "object"},
-                },
-            },
-        },
-        "roles": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["name"],
-                "properties": {
-                    "name": {"type": "string"},
-                    "description": {"type": "string"},
-                    "trusted_services": _STRINGS,
-                    "assume_role_policy_document": {"type": "string"},
-                },
-            },
-        },
-        "regions": {
-            "type": "object",
-            "propertyNames": {"enum": sorted(REGIONS)},
-            "additionalProperties": {"$ref": "#/$defs/region"},
-        },
-    },
-    "$defs": {
-        "region": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "vpcs": {"type": "array", "items": {"$ref": "#/$defs/vpc"}},
-                "instances": {"type": "array", "items": {"$ref": "#/$defs/instance"}},
-            },
-        },
-        "vpc": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["vpc_id"],
-            "properties": {
-                "vpc_id": {"type": "string"},
-                "vswitches": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "required": ["vswitch_id"],
-                        "properties": {
-                            "vswitch_id": {"type": "string"},
-                            "zone_id": {"type": "string"},
-                            "cidr": {"type": "string"},
-                        },
-                    },
-                },
-            },
-        },
-        "instance": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["instance_id"],
-            "properties": {
-                "instance_id": {"type": "string", "pattern": "^i-[A-Za-z0-9]{1,64}$"},
-                "name": {"type": "string"},
-                "vswitch_id": {"type": "string"},
-                "network": {"enum": ["vpc", "classic"]},
-                "status": {"enum": ["Pending", "Starting", "Running", "Stopping", "Stopped"]},
-                "tags": {"type": "object", "additionalProperties": {"type": "string"}},
-                "role": {"type": ["string", "null"]},
-                "resource_group_id": {"type": "string"},
-                "instance_type": {"type": "string"},
-            },
-        },
-    },
-}
-
-
 @lru_cache(maxsize=1)
 def _validator() -> Any:
     import jsonschema  # noqa: PLC0415 - only seeding needs it
 
-    return jsonschema.Draft202012Validator(_SCHEMA)
+    return jsonschema.Draft202012Validator(SCHEMA)
 
 
 def load_seed_file(path: str | Path) -> dict[str, Any]:
@@ -159,23 +86,41 @@ def apply_seed(cloud: FakeCloud, document: Mapping[str, Any]) -> None:
     if errors:
         where = "/".join(str(p) for p in errors[0].absolute_path) or "<root>"
         raise SeedError(f"seed {where}: {errors[0].message}")
-    account_id = document.get("account_id", DEFAULT_ACCOUNT_ID)
-    for key in document.get("keys", []):
-        cloud.add_key(**{"account_id": account_id, **key})
-    for role in document.get("roles", []):
+    _seed_account(cloud, document.get("account_id", DEFAULT_ACCOUNT_ID), document)
+    for account_id, spec in document.get("accounts", {}).items():
+        _seed_account(cloud, account_id, spec)
+    directory = document.get("resource_directory")
+    if directory is not None:
+        cloud.create_resource_directory(
+            directory["management_account"], directory.get("members", [])
+        )
+
+
+def _seed_account(cloud: FakeCloud, account_id: str, spec: Mapping[str, Any]) -> None:
+    """The keys, roles and regions of one account (the top level's, or one of `accounts:`)."""
+    for key in spec.get("keys", []):
+        try:
+            cloud.add_key(**{"account_id": account_id, **key})
+        except ValueError as error:  # a role key without a token, a root STS key...
+            raise SeedError(f"key {key['access_key_id']}: {error}") from None
+    for role in spec.get("roles", []):
         _seed_role(cloud, account_id, role)
-    for region, spec in document.get("regions", {}).items():
-        backend = cloud.ecs(region, account_id)
-        for vpc in spec.get("vpcs", []):
-            for vswitch in vpc.get("vswitches", []):
-                backend.add_vswitch(
-                    vswitch["vswitch_id"],
-                    vpc["vpc_id"],
-                    vswitch.get("zone_id", f"{region}-h"),
-                    vswitch.get("cidr", "172.16.0.0/24"),
-                )
-        for instance in spec.get("instances", []):
-            _seed_instance(cloud, backend, instance)
+    for region, region_spec in spec.get("regions", {}).items():
+        _seed_region(cloud, cloud.ecs(region, account_id), region_spec)
+
+
+def _seed_region(cloud: FakeCloud, backend: EcsBackend, spec: Mapping[str, Any]) -> None:
+    region = backend.region
+    for vpc in spec.get("vpcs", []):
+        for vswitch in vpc.get("vswitches", []):
+            backend.add_vswitch(
+                vswitch["vswitch_id"],
+                vpc["vpc_id"],
+                vswitch.get("zone_id", f"{region}-h"),
+                vswitch.get("cidr", "172.16.0.0/24"),
+            )
+    for instance in spec.get("instances", []):
+        _seed_instance(cloud, backend, instance)
 
 
 def _seed_role(cloud: FakeCloud, account_id: str, spec: Mapping[str, Any]) -> None:
@@ -184,9 +129,18 @@ def _seed_role(cloud: FakeCloud, account_id: str, spec: Mapping[str, Any]) -> No
         services = spec.get("trusted_services", ["ecs.aliyuncs.com"])
         document = ecs_trust_policy().replace('["ecs.aliyuncs.com"]', json.dumps(services))
     try:
-        cloud.ram(account_id).create_role(spec["name"], document, spec.get("description", ""))
+        policy = Policy(spec["policy"]) if "policy" in spec else None
+        cloud.ram(account_id).create_role(
+            spec["name"],
+            document,
+            spec.get("description", ""),
+            spec.get("max_session_duration", 3600),
+            policy,
+        )
     except ApiError as error:
         raise SeedError(f"role {spec['name']}: {error.message}") from None
+    except ValueError as error:  # the policy document
+        raise SeedError(f"role {spec['name']}: policy: {error}") from None
 
 
 def _seed_instance(cloud: FakeCloud, backend: EcsBackend, spec: Mapping[str, Any]) -> None:

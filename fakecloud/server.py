@@ -1,4 +1,5 @@
-"""HTTP front of the fake cloud on 127.0.0.1: the RPC API on `/`, the admin endpoint on `/_fake/`.
+"""HTTP front of the fake cloud on 127.0.0.1: the RPC API on `/`, FC 3.0 on `/2023-03-30/`, the
+admin endpoint on `/_fake/`.
 
 HTTP/1.1 with keep-alive, like the real endpoints, so the SDK's connection pool is exercised.
 Start it in-process on an ephemeral port with `FakeCloudServer(cloud).start()`.
@@ -8,17 +9,21 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from fakecloud import fc_api
+from fakecloud.acs3 import HttpRequest
 from fakecloud.admin import PREFIX, handle_admin
 from fakecloud.clock import RealClock
 from fakecloud.cloud import ApiRequest, FakeCloud
 from fakecloud.faults import DropConnection
 
 _MAX_BODY = 16 * 1024 * 1024
+FC_PREFIX = "/2023-03-30/"  # FC 3.0's ROA paths
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -46,12 +51,31 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(413, {"Code": "RequestTooLarge", "Message": "Body too large."})
             return
         body = self.rfile.read(length) if length else b""
-        path, _, query = self.path.partition("?")
+        # A client that uses the fake as its HTTP proxy sends the absolute form
+        # (`http://fcv3.<region>.aliyuncs.com/...`); its Host header still names the target.
+        target = re.sub(r"^https?://[^/]*", "", self.path) or "/"
+        path, _, query = target.partition("?")
         if path.startswith(PREFIX):
-            status, payload = handle_admin(self.server.cloud, self.command, self.path, body)
+            status, payload = handle_admin(self.server.cloud, self.command, target, body)
             self._reply(status, payload)
             return
+        if path.startswith(FC_PREFIX):
+            self._fc(path, query, body)
+            return
         self._api(query, body)
+
+    def _fc(self, path: str, query: str, body: bytes) -> None:
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        request = HttpRequest(self.command, path, query, headers, body)
+        response = fc_api.handle(self.server.cloud, request)
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        if response.body:
+            self.send_header("Content-Type", "application/json;charset=utf-8")
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        self.wfile.write(response.body)
 
     def _api(self, query: str, body: bytes) -> None:
         request = ApiRequest(
