@@ -148,7 +148,9 @@ def _print_table(
         console.print(table)
     total = sum(counts.values())
     summary = ", ".join(f"{n} {name}" for name, n in sorted(counts.items()))
-    console.print(f"{total} instance(s): {summary or 'none'}")
+    unread = sum(1 for o in rows if o.instance_id is None)
+    noun = f"line(s), {unread} for an account or region not read" if unread else "instance(s)"
+    console.print(f"{total} {noun}: {summary or 'none'}")
     sys.stdout.flush()
 
 

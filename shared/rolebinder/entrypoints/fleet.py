@@ -15,7 +15,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rolebinder.aliyun.credentials import Credentials
 from rolebinder.aliyun.retry import Deadline
@@ -31,6 +31,10 @@ from rolebinder.service.engine import Engine
 
 # Shards swept at once in one run (each runs its own pipeline of threads).
 SHARD_WORKERS = 8
+# The cloud says a member's credentials expired although the cache thought them valid (clock
+# skew, a shortened session): they are dropped, and the failure is retryable so FC delivers the
+# event (or the shard) again, with fresh credentials.
+EXPIRED_CODES = frozenset({"InvalidSecurityToken.Expired"})
 Shard = tuple[str | None, str]  # (account, region); None: the deployment's own account
 
 
@@ -40,10 +44,12 @@ class NotServedError(RolebinderError):
 
 @dataclass(frozen=True)
 class ShardDone:
-    """A shard's sweep finished, having seen `seen` instances."""
+    """A shard's sweep finished, having seen `seen` instances (`reached`: its account could be
+    acted in at all)."""
 
     shard: Shard
     seen: int
+    reached: bool = True
 
 
 class Fleet:
@@ -156,7 +162,7 @@ class Fleet:
             ids = dict.fromkeys(i for c in checks for i in c.instance_ids)
             event_of = {i: c.event_id for c in reversed(checks) for i in c.instance_ids}
             return [self.unreachable(account, region, i, event_of[i], error) for i in ids]
-        return engine.check(checks, region)
+        return [self._renewing(account, o) for o in engine.check(checks, region)]
 
     def sweep(self, shards: Sequence[Shard], event_id: str | None) -> Iterator[Outcome | ShardDone]:
         """Every shard's outcomes as they come, each shard followed by its ShardDone."""
@@ -167,15 +173,26 @@ class Fleet:
 
     def _sweep_shard(self, shard: Shard, event_id: str | None) -> Iterator[Outcome | ShardDone]:
         account, region = shard
-        seen = 0
         try:
-            outcomes = self.engine(account).sweep(region, event_id)
+            engine = self.engine(account)
         except CloudError as error:
-            outcomes = iter([self.unreachable(account, region, None, event_id, error)])
-        for outcome in outcomes:
+            yield self.unreachable(account, region, None, event_id, error)
+            yield ShardDone(shard, 0, reached=False)
+            return
+        seen = 0
+        for outcome in engine.sweep(region, event_id):
             seen += outcome.instance_id is not None
-            yield outcome
+            yield self._renewing(account, outcome)
         yield ShardDone(shard, seen)
+
+    def _renewing(self, account: str | None, outcome: Outcome) -> Outcome:
+        """A failure saying the member's credentials expired: forget them, retry later."""
+        if outcome.error_code not in EXPIRED_CODES or self.is_own(account):
+            return outcome
+        self.runtime.member_credentials.forget(account or "")
+        with self._lock:
+            self._engines.pop(account, None)
+        return replace(outcome, retryable=True)
 
     def unreachable(
         self,

@@ -105,7 +105,7 @@ class Sweeping:
         self.invocation.extra_summary["fanned_out"] = sum(e is None for _, e in results)
 
     def _done(self, done: ShardDone) -> None:
-        if done.seen:
+        if done.seen or not done.reached:
             return
         account, region = done.shard
         # ECS answers DescribeInstances with an empty list, not an error, when the caller lacks
