@@ -258,7 +258,7 @@ def test_a_hub_fans_its_sweep_out_one_invocation_per_account(
     assert assumed(org) == 0  # credentials are assumed where each account is swept
 
     # WHEN each invocation runs (as FC would, in the same container here)
-    shards = [invoke("reconcile", json.loads(body)) for body in bodies]
+    shards = [invoke("reconcile", json.loads(body)) for body in list(bodies)]
 
     # THEN every account converged, none fanned out again, the broken member failed alone
     assert member_state(org, MEMBER_A) == {A1: "Payments", A2: "AppReader"}
@@ -277,6 +277,7 @@ def test_a_timer_payload_cannot_widen_the_accounts(
     payload = {"triggerTime": "2026-12-04T10:00:00Z", "triggerName": "x"}
     payload["payload"] = json.dumps({"accounts": [MEMBER_A, UNLISTED]})
     run = invoke("reconcile", payload)
+    assert run.error is None
     assert {line["account_id"] for line in run.outcomes} == {MEMBER_A}
     [warning] = [w for w in run.warnings if w["warning"] == reasons.WARNING_ACCOUNT_REFUSED]
     assert warning["accounts"] == [UNLISTED]

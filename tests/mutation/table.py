@@ -40,6 +40,7 @@ BENCH_SMOKE = ("tests/bench/test_bench_smoke.py",)
 POLICY_TESTS = ("tests/functional/test_operator_cli.py",)
 SAFETY_TESTS = ("tests/functional/test_safety_model.py",)
 GOVERNANCE_TESTS = ("tests/functional/test_governance.py",)
+HUB_TESTS = ("tests/functional/test_hub.py",)
 
 MUTATIONS: tuple[Mutation, ...] = (
     # --- the decision ------------------------------------------------------------------------
@@ -273,5 +274,69 @@ MUTATIONS: tuple[Mutation, ...] = (
         "return not same_role(self.marker, self.role) or self.owner() != deployment",
         "return not same_role(self.marker, self.role)",
         ("tests/functional/test_attacks_v2.py",),
+    ),
+    # --- a hub: members only, each alone, credentials once ----------------------------------
+    Mutation(
+        "hub-unlisted-account",
+        "shared/rolebinder/entrypoints/invocation.py",
+        "return exclude_foreign(triggers, self.account_id, members)",
+        "return triggers",
+        HUB_TESTS,
+    ),
+    Mutation(
+        "timer-cannot-widen-accounts",
+        "shared/rolebinder/entrypoints/sweeping.py",
+        "return [a for a in self.sweep.account_ids if a in served]",
+        "return list(self.sweep.account_ids)",
+        HUB_TESTS,
+    ),
+    Mutation(
+        "hub-member-fails-alone",
+        "shared/rolebinder/entrypoints/fleet.py",
+        "        except CloudError as error:\n            yield self.unreachable(",
+        "        except NotServedError as error:\n            yield self.unreachable(",
+        HUB_TESTS,
+    ),
+    Mutation(
+        "hub-assume-once",
+        "shared/rolebinder/service/accounts.py",
+        "if cached is not None and self._clock() < cached.expires_at - self.refresh_margin:",
+        "if False:",
+        HUB_TESTS,
+    ),
+    Mutation(
+        "hub-fanout-never-recurses",
+        "shared/rolebinder/entrypoints/sweeping.py",
+        "if function and len(accounts) > 1 else []",
+        "if function else []",
+        HUB_TESTS,
+    ),
+    Mutation(
+        "hub-needs-its-own-account",
+        "shared/rolebinder/entrypoints/fleet.py",
+        "if self.settings.is_hub and self.own is None:",
+        "if False:",
+        HUB_TESTS,
+    ),
+    Mutation(
+        "hub-expired-credentials-dropped",
+        "shared/rolebinder/entrypoints/fleet.py",
+        "if outcome.error_code not in EXPIRED_CODES or self.is_own(account):",
+        "if True:",
+        HUB_TESTS,
+    ),
+    Mutation(
+        "hub-account-scope",
+        ECS,
+        "            account_id=self.account_id,\n",
+        "            account_id=None,\n",
+        HUB_TESTS,
+    ),
+    Mutation(
+        "hub-routed-event-sender",
+        EVENTS,
+        'event.opt_account("aliyunoriginalaccountid") or event.opt_account("aliyunaccountid")',
+        'event.opt_account("aliyunaccountid")',
+        ("tests/unit/test_hub_units.py",),
     ),
 )
