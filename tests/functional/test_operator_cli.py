@@ -233,3 +233,10 @@ def test_the_local_demo_ends_with_every_instance_in_its_mapped_state(
     assert "every instance is in its mapped state" in done.out
     assert re.search(r"escalation-attempt .* ram-role=Admin .* - .*role-not-allowed", done.out)
     assert re.search(r"scratch .* AppReader .* attached", done.out)
+    # AND, as a hub of two members, the onboarded member's instances got their roles from their
+    # events, the sweep fanned out one invocation per account, the unonboarded member failed alone
+    assert "every member is served; the broken one failed alone" in done.out
+    assert re.search(r"2000000000000001 .* member-payments .* Payments .* attached", done.out)
+    assert re.search(r"2000000000000002 .* \(no member role\) .*assume-role-denied", done.out)
+    fanned = [json.loads(line) for line in done.out.splitlines() if '"fanned_out"' in line]
+    assert [line["fanned_out"] for line in fanned] == [3]

@@ -25,6 +25,7 @@ from rolebinder.mapping.model import load_mapping
 
 if TYPE_CHECKING:
     from rolebinder.local.bus import LocalBus
+    from rolebinder.local.org import Member
 
 DEFAULT_MAPPING = ROOT / "examples" / "mapping.yaml"
 ACCOUNT_ID = "1234567890123456"
@@ -61,6 +62,14 @@ def register(commands: Any) -> None:
         default=TEMPLATE,
         help="template whose EventBridge rules route the events",
     )
+    parser.add_argument(
+        "--members",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run as a hub serving N member accounts, each with its member role (the demo: 2, "
+        "the second one never onboarded)",
+    )
     parser.add_argument("--demo", action="store_true", help="run the scripted demo, then exit")
     parser.set_defaults(run=run)
 
@@ -69,24 +78,64 @@ def run(args: argparse.Namespace) -> int:
     # Local mode is the fake: imported here, so no other command pays for it.
     from fakecloud import FakeCloudServer  # noqa: PLC0415
     from rolebinder.local.bus import LocalBus, rules_from_template  # noqa: PLC0415
+    from rolebinder.local.org import connect_functions  # noqa: PLC0415
 
     mapping_path = _mapping_path(args)
     load_mapping(mapping_path)  # invalid mapping: exit 2 before anything starts
     rules = rules_from_template(args.template)
     cloud = _local_cloud(args)
+    members = _members(cloud, args)
     try:
         server = FakeCloudServer(cloud, port=args.port).start()
     except OSError as error:
         raise InputError(f"cannot listen on 127.0.0.1:{args.port}: {error.strerror}") from None
     _configure_handlers(server.url, mapping_path, args)
-    bus = LocalBus(rules, args.region, ACCOUNT_ID).start()
+    if members:
+        _configure_hub(server.url, [m.account_id for m in members])
+    bus = LocalBus(
+        rules, args.region, ACCOUNT_ID, members=frozenset(m.account_id for m in members)
+    ).start()
     cloud.events.subscribe(bus.publish)
+    connect_functions(cloud, bus, ACCOUNT_ID, args.region)
     _announce(server.url, mapping_path)
     try:
-        return _demo(server.url, bus, cloud, args) if args.demo else _serve(bus, args)
+        if args.demo:
+            return _demo(server.url, bus, cloud, args, members)
+        return _serve(bus, args)
     finally:
         bus.stop()
         server.stop()
+
+
+def _members(cloud: Any, args: argparse.Namespace) -> list[Member]:
+    from rolebinder.local.org import seed_members  # noqa: PLC0415
+
+    count = 2 if args.demo and not args.members else args.members
+    if not 0 <= count <= 100:
+        raise InputError(f"--members {count}: use 0 (one account) to 100")
+    if not count:
+        return []
+    role = os.environ.get(config.MEMBER_ROLE) or config.DEFAULT_MEMBER_ROLE
+    return seed_members(cloud, ACCOUNT_ID, args.region, count, role, broken=args.demo)
+
+
+def _configure_hub(url: str, members: list[str]) -> None:
+    """What template.yml's hub switch gives the functions: the members, the fan-out target,
+    the function role's session credentials; the endpoints point at the local fake."""
+    from rolebinder.local.org import HUB_KEY_ID, HUB_KEY_SECRET, HUB_TOKEN  # noqa: PLC0415
+
+    os.environ.update(
+        {
+            config.ACCOUNTS: ",".join(members),
+            config.RECONCILE_FUNCTION: "reconcile",
+            config.STS_ENDPOINT: url,
+            config.RESOURCEMANAGER_ENDPOINT: url,
+            config.FC_ENDPOINT: url,
+            config.ACCESS_KEY_ID: HUB_KEY_ID,
+            config.ACCESS_KEY_SECRET: HUB_KEY_SECRET,
+            config.SECURITY_TOKEN: HUB_TOKEN,
+        }
+    )
 
 
 def _mapping_path(args: argparse.Namespace) -> Path:
@@ -165,8 +214,10 @@ def _serve(bus: LocalBus, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _demo(url: str, bus: LocalBus, cloud: Any, args: argparse.Namespace) -> int:
+def _demo(
+    url: str, bus: LocalBus, cloud: Any, args: argparse.Namespace, members: list[Member]
+) -> int:
     from rolebinder.local.demo import run_demo  # noqa: PLC0415
 
-    ok = run_demo(url, bus, cloud, args.region, LOCAL_VSWITCH)
+    ok = run_demo(url, bus, cloud, args.region, LOCAL_VSWITCH, members)
     return EXIT_OK if ok else EXIT_FAILED

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from fakecloud.eventbridge import Bus, Rule
+from fakecloud.eventbridge import Bus, Rule, deliver_cross_account
 from rolebinder.deploy import template as tpl
 from rolebinder.deploy.checkout import Handler, load_handler
 from rolebinder.errors import InputError
@@ -56,10 +56,19 @@ class LocalBus:
     """Delivers events to handlers with FC-like async semantics, until stopped."""
 
     def __init__(
-        self, rules: list[Rule], region: str, account_id: str, workers: int = 8, timeout: int = 60
+        self,
+        rules: list[Rule],
+        region: str,
+        account_id: str,
+        workers: int = 8,
+        timeout: int = 60,
+        members: frozenset[str] = frozenset(),
     ) -> None:
         self.bus = Bus(rules)
         self.region, self.account_id, self.timeout = region, account_id, timeout
+        # Accounts whose buses forward to this one (member.yml's rules); other accounts' events
+        # never reach it.
+        self.members = members
         self.stats = BusStats()
         self._queue: queue.Queue[Delivery | None] = queue.Queue()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fc")
@@ -74,9 +83,19 @@ class LocalBus:
         return self
 
     def publish(self, event: dict[str, Any]) -> None:
-        """Subscriber for the fake cloud: route the event to every matching function."""
+        """Subscriber for the fake cloud: route the event to every matching function; a
+        member's event first crosses to this account's bus, as EventBridge routes it."""
+        account = event.get("aliyunaccountid")
+        if account not in (None, self.account_id):
+            if account not in self.members:
+                return
+            event = deliver_cross_account(event, self.account_id)
         for function in self.bus.targets(event):
             self._enqueue(Delivery(function, event))
+
+    def invoke_async(self, function: str, body: bytes) -> None:
+        """An asynchronous FC invocation (the fake's InvokeFunction calls this)."""
+        self._enqueue(Delivery(function, json.loads(body)))
 
     def invoke_timer(self, function: str = "reconcile", payload: str = "{}") -> None:
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

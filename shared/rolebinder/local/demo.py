@@ -12,6 +12,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 from aliyunsdkcore.client import AcsClient
@@ -28,6 +29,8 @@ from rolebinder.cli.options import console as session_console
 from rolebinder.cli.text import cell
 from rolebinder.domain.ownership import MARKER_KEY, is_reserved
 from rolebinder.local.bus import LocalBus
+from rolebinder.local.hub_demo import run_hub_demo
+from rolebinder.local.org import Member
 
 ECS_TRUST = json.dumps(
     {
@@ -63,6 +66,8 @@ class OutcomeTap:
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.last: dict[str, dict[str, Any]] = {}
+        # Lines about a whole account or region (a member whose role cannot be assumed).
+        self.unreached: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
 
     def write(self, text: str) -> int:
@@ -79,6 +84,9 @@ class OutcomeTap:
         record = json.loads(line)
         instance_id = record.get("instance_id")
         if not instance_id:
+            if record.get("account_id"):
+                with self._lock:
+                    self.unreached[record["account_id"]] = record
             return
         with self._lock:
             # Later "unchanged" lines (more events for the same instance) and the echoes of
@@ -89,8 +97,11 @@ class OutcomeTap:
                 self.last[instance_id] = record
 
 
-def run_demo(url: str, bus: LocalBus, cloud: Any, region: str, vswitch: str) -> bool:
-    """Run the scenario; True when every instance ends in the state the mapping promises."""
+def run_demo(
+    url: str, bus: LocalBus, cloud: Any, region: str, vswitch: str, members: Sequence[Member] = ()
+) -> bool:
+    """Run the scenario (and the hub's, with `members`); True when every instance ends in the
+    state the mapping promises."""
     tap = OutcomeTap(sys.stdout)
     sys.stdout = tap  # type: ignore[assignment] - the handlers print outcome lines to stdout
     try:
@@ -109,9 +120,11 @@ def run_demo(url: str, bus: LocalBus, cloud: Any, region: str, vswitch: str) -> 
             _call(client, _tag(ids[name], tags))
         _settle(client, bus, list(ids.values()))
         _breaker_drill(region)
+        hub = run_hub_demo(url, bus, cloud.functions, region, members, tap) if members else None
     finally:
         sys.stdout = tap.stream  # type: ignore[assignment]
-    return _report(client, ids, tap)
+    ok = _report(client, ids, tap)
+    return ok and (hub is None or hub.report(tap))
 
 
 def _breaker_drill(region: str) -> None:
