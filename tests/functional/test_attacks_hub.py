@@ -116,3 +116,23 @@ def test_the_delivery_cap_counts_each_account_s_instances(org: FakeCloud, invoke
     assert [e["error"] for e in run.errors] == [reasons.ERROR_DELIVERY_TOO_LARGE]
     assert run.outcomes == []
     assert len(org.calls.all()) == 0
+
+
+# -- 4. the member list changes between two reads of one invocation ------------------------------
+
+
+def test_foreign_account_holds_when_the_directory_answers_only_the_second_time(
+    org: FakeCloud, hub: Callable[[str], None], invoke
+) -> None:
+    # GIVEN a hub on rd whose first ListAccounts is refused (a flicker), then answered
+    hub("rd")
+    org.faults.fail("ListAccounts", "NoPermission", 403, times=1)
+    # WHEN one delivery holds a member's event and an unlisted account's
+    events = [routed(tag_change_event(A1, account=MEMBER_A)), forged_tag("i-x", MEMBER_A, UNLISTED)]
+    run = invoke("tag_events", events)
+    # THEN the member's instance is served and reported, the unlisted one is foreign: the
+    # invocation does not crash half-way, leaving a write in A with no outcome line
+    assert run.error is None, run.error
+    assert run.outcome(A1)["outcome"] == "attached"
+    assert run.outcome("i-x")["reason"] == reasons.FOREIGN_ACCOUNT
+    assert UNLISTED not in "".join(assume_role_arns(org))
