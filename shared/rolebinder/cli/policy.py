@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from typing import Any
 
 from rolebinder.cli import EXIT_OK
@@ -96,10 +97,23 @@ def hub_document(args: argparse.Namespace) -> dict[str, Any]:
         raise InputError("--hub needs --account-id HUB and --region R (and takes no --ros)")
     if not _REGION.fullmatch(args.region):
         raise InputError(f"--region {args.region!r} is not a region id")
-    reconcile = permissions.function_arn(
-        args.region, _account(args.account_id), args.reconcile_function
-    )
-    return permissions.hub_policy(args.member_role, reconcile, _directory(args.accounts))
+    # Checked like the functions check their settings: a `*` or a comma here would widen the
+    # grant (sts:AssumeRole on acs:ram:*:*:role/* reaches every role that trusts the hub).
+    function = _name(config.parse_function_name, args.reconcile_function, "--reconcile-function")
+    member_role = _name(config.parse_role_name, args.member_role, "--member-role")
+    reconcile = permissions.function_arn(args.region, _account(args.account_id), function)
+    return permissions.hub_policy(member_role, reconcile, _directory(args.accounts))
+
+
+def _name(parse: Callable[[str], str | None], raw: str, option: str) -> str:
+    """A role or function name, checked like the functions check their settings."""
+    try:
+        name = parse(raw)
+    except InputError:
+        name = None
+    if not name:
+        raise InputError(f"{option} {raw!r} is not a name (no wildcards, no lists)")
+    return name
 
 
 def _directory(accounts: str) -> bool:

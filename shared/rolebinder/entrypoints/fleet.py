@@ -22,7 +22,7 @@ from rolebinder.aliyun.retry import Deadline
 from rolebinder.aliyun.sts import role_arn
 from rolebinder.aliyun.transport import CallCount, CallLimits
 from rolebinder.domain import reasons
-from rolebinder.domain.outcome import FAILED, Outcome
+from rolebinder.domain.outcome import FAILED, IGNORED, Outcome
 from rolebinder.entrypoints import config
 from rolebinder.entrypoints.wiring import Gateways, Runtime, build_engine
 from rolebinder.errors import CloudError, InputError, RolebinderError
@@ -158,7 +158,8 @@ class Fleet:
         """The engine's check for one account and region; unreachable accounts fail alone."""
         try:
             engine = self.engine(account)
-        except CloudError as error:
+        except (CloudError, NotServedError) as error:
+            # NotServedError: the member list changed since the delivery was screened.
             ids = dict.fromkeys(i for c in checks for i in c.instance_ids)
             event_of = {i: c.event_id for c in reversed(checks) for i in c.instance_ids}
             return [self.unreachable(account, region, i, event_of[i], error) for i in ids]
@@ -175,7 +176,7 @@ class Fleet:
         account, region = shard
         try:
             engine = self.engine(account)
-        except CloudError as error:
+        except (CloudError, NotServedError) as error:
             yield self.unreachable(account, region, None, event_id, error)
             yield ShardDone(shard, 0, reached=False)
             return
@@ -200,9 +201,21 @@ class Fleet:
         region: str | None,
         instance_id: str | None,
         event_id: str | None,
-        error: CloudError,
+        error: CloudError | NotServedError,
     ) -> Outcome:
-        """The failure of an instance (or a whole shard) whose account could not be reached."""
+        """The failure of an instance (or a whole shard) whose account could not be reached;
+        ignored (`foreign-account`) when the account is not, or no longer, served."""
+        if isinstance(error, NotServedError):
+            return Outcome(
+                IGNORED,
+                reasons.FOREIGN_ACCOUNT,
+                instance_id=instance_id,
+                region=region,
+                event_id=event_id,
+                dry_run=self.settings.dry_run,
+                detail=str(error),
+                account_id=account,
+            )
         role = role_arn(account or "?", self.settings.member_role)
         return Outcome(
             FAILED,

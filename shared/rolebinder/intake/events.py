@@ -191,10 +191,10 @@ def _confine(trigger: Trigger, allowed: frozenset[str], home: str) -> Trigger:
 
 
 def named_instances(triggers: Iterable[Trigger]) -> int:
-    """How many distinct (region, instance) pairs a delivery's checks name."""
-    return len(
-        {(t.region, i) for t in triggers if isinstance(t, InstanceCheck) for i in t.instance_ids}
-    )
+    """How many distinct (account, region, instance) triples a delivery's checks name: a hub
+    reads each account's named instances separately, so each one costs its reads."""
+    checks = [t for t in triggers if isinstance(t, InstanceCheck)]
+    return len({(t.account_id, t.region, i) for t in checks for i in t.instance_ids})
 
 
 def _parse_batch(elements: list[object]) -> list[Trigger]:

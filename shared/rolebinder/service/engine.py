@@ -103,7 +103,7 @@ class Engine:
         fresh = self._check_ids([i for i in event_of if i not in recalled], new, region, event_of)
         if self.settled is not None:
             for outcome in fresh:
-                self.settled.remember(outcome)
+                self.settled.remember(self._stamped(outcome))
         by_id = {o.instance_id: o for o in [*fresh, *recalled.values()]}
         return [self._stamped(by_id[i]) for i in event_of]
 
@@ -115,7 +115,8 @@ class Engine:
         """Creation echoes of instances this container has just settled: no call needed."""
         if self.settled is None or self.options.dry_run:
             return {}
-        found = {i: self.settled.recall(i, event_of[i]) for i in new}
+        account = self.options.account_id
+        found = {i: self.settled.recall(i, event_of[i], account) for i in new}
         return {i: outcome for i, outcome in found.items() if outcome is not None}
 
     def _check_ids(

@@ -27,7 +27,9 @@ class SettledCache:
     def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
         self._clock = clock
-        self._entries: dict[str, tuple[float, Outcome]] = {}
+        # Keyed by (account, instance): a hub's container serves many accounts, and one
+        # account's event must never be answered from what was settled in another.
+        self._entries: dict[tuple[str | None, str], tuple[float, Outcome]] = {}
         self._lock = threading.Lock()
 
     def remember(self, outcome: Outcome) -> None:
@@ -41,12 +43,15 @@ class SettledCache:
         with self._lock:
             if len(self._entries) >= MAX_ENTRIES:
                 self._entries = {k: v for k, v in self._entries.items() if now - v[0] < self.ttl}
-            self._entries[outcome.instance_id] = (now, outcome)
+            self._entries[(outcome.account_id, outcome.instance_id)] = (now, outcome)
 
-    def recall(self, instance_id: str, event_id: str | None) -> Outcome | None:
-        """What this container settled for the instance within `ttl`, as an outcome now."""
+    def recall(
+        self, instance_id: str, event_id: str | None, account_id: str | None = None
+    ) -> Outcome | None:
+        """What this container settled for the account's instance within `ttl`, as an outcome
+        now (`account_id`: the outcome's, as remembered)."""
         with self._lock:
-            entry = self._entries.get(instance_id)
+            entry = self._entries.get((account_id, instance_id))
         if entry is None or self._clock() - entry[0] >= self.ttl:
             return None
         age, earlier = self._clock() - entry[0], entry[1]
