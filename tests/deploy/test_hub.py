@@ -37,7 +37,7 @@ BASE_ENV = {
     "ROLEBINDER_API_TIMEOUT": "10",
     "ROLEBINDER_RATE_LIMITS": "",
 }
-HUB_RESOURCES = {"HubPolicy", "HubDirectoryPolicy", "HubEventRole", "HubEventRolePutEvents"}
+HUB_RESOURCES = {"HubPolicy", "HubDirectoryPolicy", "HubEventRole"}
 
 
 @pytest.fixture(scope="module")
@@ -187,12 +187,16 @@ def test_on_the_event_role_trusts_each_member_eventbridge(template: dict[str, An
     assert statement["Principal"] == {
         "Service": [f"{m}@eventbridge.aliyuncs.com" for m in MEMBERS.split(",")]
     }
-    attached = created["HubEventRolePutEvents"]["Properties"]
-    assert attached == {
-        "PolicyName": "AliyunEventBridgePutEventsPolicy",
-        "PolicyType": "System",
-        "RoleName": role["RoleName"],
-    }
+    # AND it may put events on this region's default bus of the hub, nothing else
+    (policy,) = role["Policies"]
+    assert policy["PolicyDocument"]["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Action": ["eventbridge:PutEvents"],
+            "Resource": [f"acs:eventbridge:{REGION}:{HUB}:eventbus/default"],
+        }
+    ]
+    assert not [r for r in created.values() if r["Type"] == "ALIYUN::RAM::AttachPolicyToRole"]
     assert hub.outputs()["HubEventRoleName"] == role["RoleName"] == f"rolebinder-events-{REGION}"
 
 
