@@ -300,7 +300,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "hub-assume-once",
         "shared/rolebinder/service/accounts.py",
-        "if cached is not None and self._clock() < cached.expires_at - self.refresh_margin:",
+        "if cached is not None and self._clock() < cached.expires_at - margin:",
         "if False:",
         HUB_TESTS,
     ),

@@ -38,13 +38,15 @@ class DirectoryGateway:
         """Every usable member's id, in the directory's order; CloudError when refused."""
         found: list[str] = []
         for page in range(1, MAX_PAGES + 1):
-            accounts, total = self._page(page)
+            accounts, listed, total = self._page(page)
             found.extend(accounts)
-            if page * PAGE_SIZE >= total or not accounts:
+            # An empty page ends the list even if TotalCount says more; a page of accounts that
+            # are not usable does not.
+            if page * PAGE_SIZE >= total or not listed:
                 return tuple(dict.fromkeys(found))
         return tuple(dict.fromkeys(found))
 
-    def _page(self, number: int) -> tuple[list[str], int]:
+    def _page(self, number: int) -> tuple[list[str], int, int]:
         # Imported here: only a hub with ROLEBINDER_ACCOUNTS=rd loads this SDK.
         from aliyunsdkresourcemanager.request.v20200331.ListAccountsRequest import (  # noqa: PLC0415
             ListAccountsRequest,
@@ -65,4 +67,4 @@ class DirectoryGateway:
             deleting = item_get(answer, item, where, "DeletionStatus", str, "")
             if not deleting and item_get(answer, item, where, "Status", str, "") in _USABLE:
                 accounts.append(account)
-        return accounts, total
+        return accounts, len(items), total

@@ -85,9 +85,14 @@ def _runtime() -> Any:
 
 def _translate(error: Any) -> CloudError:
     data = getattr(error, "data", None) or {}
-    code = data.get("Code") or getattr(error, "code", None) or "FC.Error"
     status = getattr(error, "status_code", None) or data.get("statusCode")
     status = status if isinstance(status, int) else None
+    if status is None:
+        # No answer at all (connection refused, reset, timed out): the SDK wraps the network
+        # error; trying again later may succeed.
+        message = redact(str(getattr(error, "inner_exception", None) or error))
+        return CloudError(ACTION, "SDK.HttpError", message, transient=True)
+    code = data.get("Code") or getattr(error, "code", None) or "FC.Error"
     return CloudError(
         ACTION,
         str(code),

@@ -143,7 +143,10 @@ class Fleet:
         if account is None or account not in self.members():
             raise NotServedError(f"account {account} is not one this deployment serves")
         sts = self.home_gateways().sts()
-        return self.runtime.member_credentials.credentials(account, sts)
+        # Valid for the rest of this invocation, so a long sweep does not outlive them.
+        return self.runtime.member_credentials.credentials(
+            account, sts, valid_for=self.deadline.remaining()
+        )
 
     def engines(self) -> list[Engine]:
         """The engines built so far (their breakers say whether a run was stopped)."""

@@ -49,13 +49,18 @@ class CredentialCache:
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
-    def credentials(self, account_id: str, sts: AssumePort) -> Credentials:
-        """The member's credentials; CloudError when STS refuses (nothing cached then)."""
+    def credentials(
+        self, account_id: str, sts: AssumePort, valid_for: float = 0.0
+    ) -> Credentials:
+        """The member's credentials, still valid `valid_for` seconds from now when STS's session
+        allows it (a sweep must not outlive them); CloudError when STS refuses (nothing cached
+        then)."""
+        margin = max(self.refresh_margin, min(valid_for, SESSION_SECONDS - self.refresh_margin))
         with self._lock:
             account_lock = self._locks.setdefault(account_id, threading.Lock())
         with account_lock:
             cached = self._entries.get(account_id)
-            if cached is not None and self._clock() < cached.expires_at - self.refresh_margin:
+            if cached is not None and self._clock() < cached.expires_at - margin:
                 return cached.credentials
             arn = role_arn(account_id, self.role_name)
             fresh = sts.assume_role(arn, self.session, SESSION_SECONDS)
