@@ -437,3 +437,24 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Exit]:
         return Exit(code, captured.out, captured.err)
 
     return run
+
+
+# -- a hub (tests/functional/hub.py builds the organisation; each module defines `org`) ------
+
+
+@pytest.fixture
+def hub(
+    org: FakeCloud, server: FakeCloudServer, handler_env: pytest.MonkeyPatch
+) -> Callable[[str], None]:
+    """Switch the handlers to a hub serving `accounts` (a comma list or rd); members A and B to
+    begin with. Each test module defines the `org` it runs in."""
+
+    from tests.functional.hub import MEMBER_A, MEMBER_B, hub_environment  # noqa: PLC0415
+
+    def serve(accounts: str) -> None:
+        for name, value in hub_environment(server.url, accounts).items():
+            handler_env.setenv(name, value)
+        invocation.container_runtime.cache_clear()
+
+    serve(f"{MEMBER_A},{MEMBER_B}")
+    return serve

@@ -4,13 +4,11 @@ member account forges, and the hub's AssumeRole calls as the fake recorded them.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from fakecloud import FakeCloud, FakeCloudServer
-from rolebinder.entrypoints import invocation
+from fakecloud import FakeCloud
 from tests.functional.conftest import state_event, vm
 from tests.functional.hub import (
     MEMBER_A,
@@ -18,7 +16,6 @@ from tests.functional.hub import (
     MEMBER_ROLE,
     NO_ROLE,
     UNTRUSTING,
-    hub_environment,
     routed,
     seed_org,
 )
@@ -41,21 +38,6 @@ def org(cloud: FakeCloud) -> FakeCloud:
             UNTRUSTING: [],
         },
     )
-
-
-@pytest.fixture
-def hub(
-    org: FakeCloud, server: FakeCloudServer, handler_env: pytest.MonkeyPatch
-) -> Callable[[str], None]:
-    """Switch the handlers to a hub serving `accounts` (default: members A and B)."""
-
-    def serve(accounts: str) -> None:
-        for name, value in hub_environment(server.url, accounts).items():
-            handler_env.setenv(name, value)
-        invocation.container_runtime.cache_clear()
-
-    serve(f"{MEMBER_A},{MEMBER_B}")
-    return serve
 
 
 def forged(event: dict[str, Any], origin: str) -> dict[str, Any]:

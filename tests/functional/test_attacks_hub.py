@@ -20,13 +20,12 @@ from tests.functional.hub_attack_support import (
     assume_role_arns,
     forged_state,
     forged_tag,
-    hub,
     org,
     writes_in,
 )
 from tests.hardening.conftest import tag_change_event
 
-__all__ = ["hub", "org"]  # fixtures
+__all__ = ["org"]  # a fixture
 
 
 # -- 1. a member claims to be another account ----------------------------------------------------

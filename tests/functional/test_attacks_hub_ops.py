@@ -36,11 +36,11 @@ from tests.functional.hub import (
     routed,
     trust,
 )
-from tests.functional.hub_attack_support import A1, B1, hub, org
+from tests.functional.hub_attack_support import A1, B1, org
 from tests.secrets_scan import leaks_in
 from tests.support import call, make_client
 
-__all__ = ["hub", "org"]  # fixtures
+__all__ = ["org"]  # a fixture
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yml"
 ECS_TRUST = json.dumps(
     {

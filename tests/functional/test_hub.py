@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from fakecloud import FakeCloud, FakeCloudServer
+from fakecloud import FakeCloud
 from rolebinder.domain import reasons
 from rolebinder.entrypoints import invocation
 from rolebinder.service.accounts import CredentialCache
@@ -25,7 +25,6 @@ from tests.functional.hub import (
     UNLISTED,
     UNTRUSTING,
     calls_in,
-    hub_environment,
     member_state,
     routed,
     seed_org,
@@ -47,21 +46,6 @@ def org(cloud: FakeCloud) -> FakeCloud:
             UNTRUSTING: [vm(UNTRUSTED1, PAYMENTS)],
         },
     )
-
-
-@pytest.fixture
-def hub(
-    org: FakeCloud, server: FakeCloudServer, handler_env: pytest.MonkeyPatch
-) -> Callable[[str], None]:
-    """Switch the handlers to a hub serving `accounts` (a comma list or rd)."""
-
-    def serve(accounts: str) -> None:
-        for name, value in hub_environment(server.url, accounts).items():
-            handler_env.setenv(name, value)
-        invocation.container_runtime.cache_clear()
-
-    serve(f"{MEMBER_A},{MEMBER_B}")
-    return serve
 
 
 def assumed(cloud: FakeCloud, account: str | None = None) -> int:

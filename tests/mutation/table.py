@@ -226,11 +226,11 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/functional/test_handlers.py", *SAFETY_TESTS),
     ),
     Mutation(
-        "timer-cannot-widen-regions",
+        "timer-cannot-widen-regions-or-accounts",
         "shared/rolebinder/entrypoints/sweeping.py",
-        "return [region for region in self.sweep.regions if region in allowed_set]",
-        "return list(self.sweep.regions)",
-        ("tests/functional/test_sweep.py",),
+        "return [item for item in asked if item in allowed]",
+        "return list(asked)",
+        ("tests/functional/test_sweep.py", *HUB_TESTS),
     ),
     Mutation(
         "delivery-cap",
@@ -284,16 +284,10 @@ MUTATIONS: tuple[Mutation, ...] = (
         HUB_TESTS,
     ),
     Mutation(
-        "timer-cannot-widen-accounts",
-        "shared/rolebinder/entrypoints/sweeping.py",
-        "return [a for a in self.sweep.account_ids if a in served]",
-        "return list(self.sweep.account_ids)",
-        HUB_TESTS,
-    ),
-    Mutation(
         "hub-member-fails-alone",
         "shared/rolebinder/entrypoints/fleet.py",
-        "        except CloudError as error:\n            yield self.unreachable(",
+        "        except (CloudError, NotServedError) as error:\n"
+        "            yield self.unreachable(",
         "        except NotServedError as error:\n            yield self.unreachable(",
         HUB_TESTS,
     ),

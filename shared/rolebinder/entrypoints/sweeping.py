@@ -9,8 +9,8 @@ names, the (account, region) shards are swept here, side by side (rolebinder.ent
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from rolebinder.aliyun.functions import FunctionGateway
 from rolebinder.domain import reasons
@@ -22,6 +22,8 @@ from rolebinder.intake.events import SweepRequest
 
 if TYPE_CHECKING:
     from rolebinder.entrypoints.invocation import Invocation
+
+T = TypeVar("T")
 
 
 class Sweeping:
@@ -50,19 +52,11 @@ class Sweeping:
 
     def regions(self) -> list[str]:
         """The configured regions, narrowed (never widened) by the timer payload."""
-        allowed_set = self.invocation.allowed_regions
-        allowed = sorted(allowed_set)
+        allowed = sorted(self.invocation.allowed_regions)
         if not self.sweep.regions:
             return allowed
-        refused = [region for region in self.sweep.regions if region not in allowed_set]
-        if refused:
-            self.journal.warning(
-                reasons.WARNING_REGION_REFUSED,
-                f"the timer payload names {', '.join(refused)}, outside this deployment's "
-                f"regions ({', '.join(allowed)}); not swept",
-                regions=refused,
-            )
-        return [region for region in self.sweep.regions if region in allowed_set]
+        outside = f"outside this deployment's regions ({', '.join(allowed)})"
+        return self._narrowed(self.sweep.regions, allowed, reasons.WARNING_REGION_REFUSED, outside)
 
     def accounts(self) -> list[str | None]:
         """The served accounts, narrowed (never widened) by the timer payload."""
@@ -78,15 +72,24 @@ class Sweeping:
             served = [self.fleet.own]
         if not self.sweep.account_ids:
             return served
-        refused = [a for a in self.sweep.account_ids if a not in served]
+        outside = "accounts this deployment does not serve"
+        return self._narrowed(
+            self.sweep.account_ids, served, reasons.WARNING_ACCOUNT_REFUSED, outside
+        )
+
+    def _narrowed(
+        self, asked: Sequence[T], allowed: Sequence[T], warning: str, why: str
+    ) -> list[T]:
+        """What the payload asked for, within what is allowed; a warning names the rest."""
+        refused = [item for item in asked if item not in allowed]
         if refused:
+            field = "regions" if warning == reasons.WARNING_REGION_REFUSED else "accounts"
             self.journal.warning(
-                reasons.WARNING_ACCOUNT_REFUSED,
-                f"the timer payload names account(s) {', '.join(refused)}, which this "
-                "deployment does not serve; not swept",
-                accounts=refused,
+                warning,
+                f"the timer payload names {', '.join(map(str, refused))}, {why}; not swept",
+                **{field: refused},
             )
-        return [a for a in self.sweep.account_ids if a in served]
+        return [item for item in asked if item in allowed]
 
     def _fan_out(self, function: str, accounts: list[str], regions: list[str]) -> None:
         gateway = FunctionGateway(

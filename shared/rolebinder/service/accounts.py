@@ -49,9 +49,7 @@ class CredentialCache:
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
-    def credentials(
-        self, account_id: str, sts: AssumePort, valid_for: float = 0.0
-    ) -> Credentials:
+    def credentials(self, account_id: str, sts: AssumePort, valid_for: float = 0.0) -> Credentials:
         """The member's credentials, still valid `valid_for` seconds from now when STS's session
         allows it (a sweep must not outlive them); CloudError when STS refuses (nothing cached
         then)."""
