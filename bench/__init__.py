@@ -7,6 +7,7 @@ reports its measured value beside a lower bound and the ratio. `python -m bench`
 
 Modules: `harness` (the fake cloud in-process, fleets, the handler path, the gateway timer),
 `bounds` (lower bounds from the API's batch limits and rate limits), one module per scenario
-family (`calls`, `overhead`, `coldstart`, `sweeps`, `burst`, `baselines`), and `report`
+family (`calls`, `overhead`, `coldstart`, `sweeps`, `burst`, `baselines`, `org`: a hub's
+sweep of a simulated organisation, with `orgworld` and `fccontainer`), and `report`
 (results.json, the Markdown page, the plots).
 """

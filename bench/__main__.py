@@ -19,7 +19,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bench import baselines, burst, calls, coldstart, overhead, plots, report, sweeps
+from bench import baselines, burst, calls, coldstart, org, overhead, plots, report, sweeps
 from bench.harness import ROOT, log
 from bench.result import Options
 
@@ -30,6 +30,7 @@ FAMILIES: dict[str, ModuleType] = {
     "sweeps": sweeps,
     "burst": burst,
     "baselines": baselines,
+    "org": org,
 }
 
 

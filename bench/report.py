@@ -23,7 +23,7 @@ RESULTS = ROOT / "bench" / "results.json"
 ANALYSIS = ROOT / "bench" / "analysis.md"
 PAGE = ROOT / "docs" / "PERFORMANCE.md"
 PLOTS = ROOT / "docs" / "perf"
-ORDER = ("calls", "overhead", "coldstart", "sweeps", "burst", "baselines")
+ORDER = ("calls", "overhead", "coldstart", "sweeps", "burst", "baselines", "org")
 
 
 def machine() -> dict[str, Any]:
@@ -91,7 +91,8 @@ def publish(document: dict[str, Any], plots: list[Path]) -> None:
 def page(document: dict[str, Any]) -> str:
     families = document["families"]
     rows = [row for f in families.values() for row in f["rows"]]
-    main = [r for r in rows if r["family"] != "baselines"]
+    main = [r for r in rows if r["family"] not in ("baselines", "org")]
+    org = [r for r in rows if r["family"] == "org"]
     baselines = [r for r in rows if r["family"] == "baselines"]
     parts = [
         _intro(document),
@@ -99,6 +100,8 @@ def page(document: dict[str, Any]) -> str:
         _table(main),
         "## Baselines: the call patterns users run today\n",
         _baseline_table(baselines),
+        "## A simulated organisation: a hub's fanned-out sweep\n",
+        _org_section(org),
         _plots(),
         "## Targets\n",
         _targets(rows),
@@ -222,3 +225,31 @@ def _dominant(row: dict[str, Any]) -> str:
         return ""
     name = row["detail"]["dominated_by"]
     return f"; dominated by {name} ({parts[name]:.2f} MB)"
+
+
+def _org_section(rows: list[dict[str, Any]]) -> str:
+    """The org family: its rows, and each shard's calls against the single-account bound."""
+    if not rows:
+        return "(not measured)\n"
+    lines = [
+        "A hub (`ROLEBINDER_ACCOUNTS=rd`) fans its timer sweep out, one FC invocation per "
+        "account, each run by the reconcile handler in one warm container; the calls per "
+        "(account, region) shard are checked against the single-account batching bound "
+        "(bench/bounds.py), AssumeRole per member from the fake's call log.\n",
+        _table(rows),
+        "| scenario | shards at the bound | worst shard, calls per action | bound per action "
+        "| GetRole per member (members) | unbound after |",
+        "|---|---:|---|---|---|---:|",
+    ]
+    for r in rows:
+        d = r["detail"]
+        if r["metric"] != "API calls per shard":
+            continue
+        calls = ", ".join(f"{a} {n}" for a, n in sorted(d["calls"].items()))
+        bound = ", ".join(f"{a} {n}" for a, n in sorted(d["bound_calls"].items()))
+        get_role = ", ".join(f"{k}: {v}" for k, v in sorted(d["get_role_per_member"].items()))
+        lines.append(
+            f"| {r['scenario']} | {d['at_bound']} of {d['shards']} | {calls} | {bound} "
+            f"| {get_role} | {d['unbound_after']} |"
+        )
+    return "\n".join(lines) + "\n"

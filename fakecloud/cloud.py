@@ -228,7 +228,7 @@ class FakeCloud:
         call.product, action = route(params)
         key = self.auth.authenticate(request.method, params)
         call.key = key
-        plan = self.faults.before(action)
+        plan = self.faults.before(action, key.account_id, params.get("RegionId", ""))
         pause(plan.delay_before)
         if plan.drop_before:
             raise DropConnection

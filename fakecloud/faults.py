@@ -6,7 +6,9 @@
 - `drop`: close the connection without answering, before the action or after it ran.
 - `corrupt`: answer HTTP 200 with a malformed body (not JSON, empty, a missing or mistyped
   field) after the action ran.
-- `rate_limit`: a token bucket per action answering `Throttling` (or another code) when empty.
+- `rate_limit`: a token bucket per action answering `Throttling` (or another code) when empty;
+  with `per_account_region`, one bucket per (account, region, action), as ECS throttles
+  (docs/research/multi-account.md section 6), so a hub's members do not share one quota.
 - `fail_instances`: per-instance failure items inside an Attach/Detach batch.
 - `invisible_after_create`: eventual consistency; new instances stay invisible to every action
   for `seconds` of clock time or for their next `calls` lookups.
@@ -98,6 +100,9 @@ class FaultPlan:
         self._lock = threading.Lock()
         self.rules: list[Rule] = []
         self.buckets: dict[str, TokenBucket] = {}
+        # Actions limited per (account, region), and those buckets, made on first use.
+        self.scoped: set[str] = set()
+        self._scoped_buckets: dict[tuple[str, str, str], TokenBucket] = {}
         self.item_failures: list[ItemFailure] = []
         self.invisibility: tuple[float, int] = (0.0, 0)
 
@@ -128,10 +133,17 @@ class FaultPlan:
         self._add(Rule("corrupt", action, times, corruption=kind, path=path))
 
     def rate_limit(
-        self, action: str, per_second: float, burst: float | None = None, code: str = "Throttling"
+        self,
+        action: str,
+        per_second: float,
+        burst: float | None = None,
+        code: str = "Throttling",
+        per_account_region: bool = False,
     ) -> None:
         with self._lock:
             self.buckets[action] = TokenBucket(per_second, burst or max(1.0, per_second), code)
+            if per_account_region:
+                self.scoped.add(action)
 
     def fail_instances(
         self,
@@ -152,6 +164,8 @@ class FaultPlan:
         with self._lock:
             self.rules.clear()
             self.buckets.clear()
+            self.scoped.clear()
+            self._scoped_buckets.clear()
             self.item_failures.clear()
             self.invisibility = (0.0, 0)
 
@@ -159,18 +173,27 @@ class FaultPlan:
         with self._lock:
             self.rules.append(rule)
 
-    def before(self, action: str) -> Plan:
-        """Consume the faults that apply to one call; raises the ApiError to answer with, if any."""
+    def before(self, action: str, account: str = "", region: str = "") -> Plan:
+        """Consume the faults that apply to one call (by `account` in `region`); raises the
+        ApiError to answer with, if any."""
         with self._lock:
-            self._check_rate(action)
+            self._check_rate(action, account, region)
             plan = Plan()
             for rule in self.rules:
                 if rule.applies(action):
                     self._apply(rule, plan)
             return plan
 
-    def _check_rate(self, action: str) -> None:
-        bucket = self.buckets.get(action) or self.buckets.get("*")
+    def _check_rate(self, action: str, account: str, region: str) -> None:
+        name = action if action in self.buckets else "*"
+        bucket = self.buckets.get(name)
+        if bucket is not None and name in self.scoped:
+            key = (account, region, name)
+            if key not in self._scoped_buckets:  # the configured bucket is the template
+                self._scoped_buckets[key] = TokenBucket(
+                    bucket.per_second, bucket.burst, bucket.code
+                )
+            bucket = self._scoped_buckets[key]
         if bucket is not None and not bucket.take():
             raise fault_error(bucket.code)
 
@@ -211,7 +234,12 @@ class FaultPlan:
             return {
                 "rules": [asdict(r) for r in self.rules],
                 "rate_limits": {
-                    a: {"per_second": b.per_second, "burst": b.burst, "code": b.code}
+                    a: {
+                        "per_second": b.per_second,
+                        "burst": b.burst,
+                        "code": b.code,
+                        **({"per_account_region": True} if a in self.scoped else {}),
+                    }
                     for a, b in self.buckets.items()
                 },
                 "item_failures": [

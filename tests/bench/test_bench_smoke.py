@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-FAMILIES = {"calls", "overhead", "coldstart", "sweeps", "burst", "baselines"}
+FAMILIES = {"calls", "overhead", "coldstart", "sweeps", "burst", "baselines", "org"}
 PUBLISHED = (ROOT / "bench" / "results.json", ROOT / "docs" / "PERFORMANCE.md")
 
 

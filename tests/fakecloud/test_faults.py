@@ -226,6 +226,25 @@ def test_rate_limit_with_another_code_and_only_its_action(cloud: FakeCloud, clie
     assert call(client, DescribeInstancesRequest())["TotalCount"] == 0
 
 
+def test_a_rate_limit_per_account_and_region_gives_each_its_own_bucket(
+    cloud: FakeCloud, server: FakeCloudServer
+) -> None:
+    # GIVEN one DescribeInstances a minute, per account and region (as ECS throttles)
+    cloud.faults.rate_limit("DescribeInstances", per_second=1 / 60, per_account_region=True)
+    cloud.add_key("LTAIother", "other-secret", account_id="2000000000000001")
+    here, there = make_client(server), make_client(server, region="cn-shanghai")
+    other = make_client(server, access_key_id="LTAIother", access_key_secret="other-secret")
+
+    # WHEN each (account, region) calls once, then the first calls again
+    answers = [call(c, DescribeInstancesRequest())["TotalCount"] for c in (here, there, other)]
+    throttled = server_error(here, DescribeInstancesRequest())
+
+    # THEN only the repeat is refused: a bucket is not shared across accounts or regions
+    assert answers == [0, 0, 0]
+    assert_error(throttled, "Throttling", 400)
+    assert cloud.faults.describe()["rate_limits"]["DescribeInstances"]["per_account_region"]
+
+
 # -- per-instance batch failures -----------------------------------------------------------
 
 

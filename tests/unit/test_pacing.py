@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from rolebinder.aliyun.credentials import Credentials
 from rolebinder.aliyun.pacing import EASE, FLOOR, MIN_RATE, Pacer
+from rolebinder.aliyun.retry import Deadline
+from rolebinder.aliyun.transport import CallLimits
 from rolebinder.entrypoints.config import Settings, parse_rates
+from rolebinder.entrypoints.wiring import ClientPool, Gateways
 from rolebinder.errors import InputError
 
 
@@ -113,3 +117,32 @@ def test_rate_limits_parse(raw: str, rates: dict[str, float]) -> None:
 def test_bad_rate_limits_name_the_entry(raw: str) -> None:
     with pytest.raises(InputError, match="ROLEBINDER_RATE_LIMITS"):
         parse_rates(raw)
+
+
+def test_each_region_is_paced_on_its_own() -> None:
+    # GIVEN one DescribeInstances a second: ECS's quotas are per account, region and action
+    time = FakeTime()
+    pacer = Pacer({"DescribeInstances": 1.0}, clock=time.clock, sleep=time.sleep)
+
+    # WHEN two regions call at once, then the first again
+    pacer.region("cn-hangzhou").wait("DescribeInstances", budget=60)
+    pacer.region("cn-shanghai").wait("DescribeInstances", budget=60)
+    assert time.now == pytest.approx(100.0)  # THEN the other region is not held back
+    pacer.region("cn-hangzhou").wait("DescribeInstances", budget=60)
+    assert time.now == pytest.approx(101.0)  # AND a region's own calls are still spaced
+
+
+def test_a_hubs_shards_in_several_regions_do_not_share_one_pace() -> None:
+    # GIVEN an account's gateways, paced (a hub sweeps its regions side by side)
+    settings = Settings.from_env({"ROLEBINDER_RATE_LIMITS": "DescribeInstances=1"})
+    pacer = Pacer(settings.rate_limits)
+    limits = CallLimits(pacer=pacer)
+    gateways = Gateways(
+        ClientPool(settings), Credentials("id", "secret"), Deadline(60), limits, "cn-hangzhou"
+    )
+    # THEN each region's ECS calls have their own pacer, kept across gateways
+    hangzhou, shanghai = gateways.ecs("cn-hangzhou"), gateways.ecs("cn-shanghai")
+    assert hangzhou.transport.limits.pacer is not shanghai.transport.limits.pacer
+    assert hangzhou.transport.limits.pacer is gateways.ecs("cn-hangzhou").transport.limits.pacer
+    # AND RAM, global, keeps the account's
+    assert gateways.ram().transport.limits.pacer is pacer

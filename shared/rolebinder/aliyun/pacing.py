@@ -11,6 +11,8 @@ spaces each action's calls in this container:
   each successful call (additive increase, multiplicative decrease, as TCP does), so it
   settles just under the quota it shares with every other client of the account.
 Thread-safe: the calls of one action from several threads are spaced as one stream.
+`region(r)` is the pacer of one region's calls, so regions swept side by side (a hub's shards)
+do not share one pace; RAM, which is global, stays on the account's own.
 """
 
 from __future__ import annotations
@@ -49,10 +51,21 @@ class Pacer:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._lanes = {action: _Lane(rate, rate) for action, rate in (rates or {}).items()}
+        self._rates = dict(rates or {})
+        self._lanes = {action: _Lane(rate, rate) for action, rate in self._rates.items()}
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
+        self._regions: dict[str, Pacer] = {}
+
+    def region(self, region: str) -> Pacer:
+        """The pacer of this region's calls, made on first use: ECS quotas are per account,
+        region and action, so one region's calls never wait for another's."""
+        with self._lock:
+            found = self._regions.get(region)
+            if found is None:
+                found = self._regions[region] = Pacer(self._rates, self._clock, self._sleep)
+            return found
 
     def wait(self, action: str, budget: float) -> None:
         """Block until `action` may be called (never longer than `budget` seconds)."""

@@ -11,7 +11,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aliyunsdkcore.auth.credentials import AccessKeyCredential, StsTokenCredential
@@ -134,7 +134,10 @@ class Gateways:
 
     def ecs(self, region: str) -> EcsGateway:
         client = self.pool.client(region, self.credentials)
-        return EcsGateway(Transport(client, self.deadline, self.limits), region, self.account_id)
+        limits = self.limits
+        if limits.pacer is not None:  # ECS quotas are per region: regions swept side by side
+            limits = replace(limits, pacer=limits.pacer.region(region))
+        return EcsGateway(Transport(client, self.deadline, limits), region, self.account_id)
 
     def ram(self) -> RamGateway:
         # RAM is global; any region's client reaches it.
