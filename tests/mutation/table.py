@@ -137,14 +137,6 @@ MUTATIONS: tuple[Mutation, ...] = (
         "if True:",
         ("tests/unit/test_events.py", "tests/hardening/test_escalation.py"),
     ),
-    Mutation(  # the handler fuzz test's oracle is independent of the intake: it must notice
-        "foreign-account-exclusion-fuzz",
-        EVENTS,
-        "if not isinstance(trigger, InstanceCheck) or own is None or trigger.account_id in served:",
-        "if True:",
-        ("tests/fuzz/test_handler_writes.py::test_garbage_deliveries_write_nothing",),
-    ),
-    # --- batch sizes: the calls a burst costs ------------------------------------------------
     Mutation("bind-batch", ECS, "BIND_BATCH = 100", "BIND_BATCH = 50", BATCH_TESTS),
     Mutation("role-batch", ECS, "ROLE_BATCH = 50", "ROLE_BATCH = 25", BATCH_TESTS),
     Mutation("describe-batch", ECS, "DESCRIBE_BATCH = 100", "DESCRIBE_BATCH = 50", BATCH_TESTS),
@@ -304,6 +296,13 @@ MUTATIONS: tuple[Mutation, ...] = (
         "if function and len(accounts) > 1 else []",
         "if function else []",
         HUB_TESTS,
+    ),
+    Mutation(  # the second layer behind the intake's exclusion: the fleet serves members only
+        "hub-fleet-serves-members-only",
+        "shared/rolebinder/entrypoints/fleet.py",
+        "if account is None or account not in self.members():",
+        "if account is None:",
+        ("tests/functional/test_attacks_hub.py",),
     ),
     Mutation(
         "hub-needs-its-own-account",
