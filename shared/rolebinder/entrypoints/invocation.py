@@ -213,7 +213,11 @@ class Invocation:
                     if (o := settled.pop((*place, i), None)) is not None
                 )
         for sweep in (t for t in triggers if isinstance(t, SweepRequest)):
-            yield from Sweeping(self, fleet, sweep).outcomes()
+            sweeping = Sweeping(self.journal, self.settings, self.allowed_regions, fleet, sweep)
+            yield from sweeping.outcomes()
+            if sweeping.fanned_out is not None:
+                fanned = self.extra_summary.get("fanned_out", 0) + sweeping.fanned_out
+                self.extra_summary["fanned_out"] = fanned
 
     def _warn_about(self, outcome: Outcome) -> None:
         self.journal.warning(

@@ -21,18 +21,29 @@ from rolebinder.errors import CloudError
 from rolebinder.intake.events import SweepRequest
 
 if TYPE_CHECKING:
-    from rolebinder.entrypoints.invocation import Invocation
+    from rolebinder.entrypoints.config import Settings
+    from rolebinder.output.journal import Journal
 
 T = TypeVar("T")
 
 
 class Sweeping:
-    def __init__(self, invocation: Invocation, fleet: Fleet, sweep: SweepRequest) -> None:
-        self.invocation = invocation
-        self.journal = invocation.journal
-        self.settings = invocation.settings
+    """One SweepRequest of an invocation; `fanned_out` counts the accounts queued elsewhere."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        settings: Settings,
+        allowed_regions: frozenset[str],
+        fleet: Fleet,
+        sweep: SweepRequest,
+    ) -> None:
+        self.journal = journal
+        self.settings = settings
+        self.allowed_regions = allowed_regions
         self.fleet = fleet
         self.sweep = sweep
+        self.fanned_out: int | None = None  # None: nothing was fanned out
 
     def outcomes(self) -> Iterator[Outcome]:
         regions, accounts = self.regions(), self.accounts()
@@ -52,7 +63,7 @@ class Sweeping:
 
     def regions(self) -> list[str]:
         """The configured regions, narrowed (never widened) by the timer payload."""
-        allowed = sorted(self.invocation.allowed_regions)
+        allowed = sorted(self.allowed_regions)
         if not self.sweep.regions:
             return allowed
         outside = f"outside this deployment's regions ({', '.join(allowed)})"
@@ -105,7 +116,7 @@ class Sweeping:
                     account_id=account,
                     error_code=error.code,
                 )
-        self.invocation.extra_summary["fanned_out"] = sum(e is None for _, e in results)
+        self.fanned_out = sum(e is None for _, e in results)
 
     def _done(self, done: ShardDone) -> None:
         if done.seen or not done.reached:

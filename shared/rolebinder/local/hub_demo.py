@@ -14,10 +14,11 @@ from rich.table import Table
 from rolebinder.cli.options import console as session_console
 from rolebinder.cli.text import cell
 from rolebinder.local.org import MEMBER_VSWITCH, Member
+from rolebinder.local.steps import OutcomeTap, launch, say, settle
+from rolebinder.local.steps import roles as bound_roles
 
 if TYPE_CHECKING:
     from rolebinder.local.bus import LocalBus
-    from rolebinder.local.demo import OutcomeTap
 
 # name -> (tags at launch, role expected under examples/mapping.yaml)
 MEMBER_FLEET = {
@@ -35,9 +36,7 @@ class HubDemo:
 
     def report(self, tap: OutcomeTap) -> bool:
         """Print the member's bindings and the broken members' lines; True when as promised."""
-        from rolebinder.local import demo  # noqa: PLC0415
-
-        roles = demo._roles(self.client, list(self.ids.values()))
+        roles = bound_roles(self.client, list(self.ids.values()))
         table = Table(title="the hub's bindings in its member accounts")
         for column in ("account", "instance", "name", "role", "outcome", "ok"):
             table.add_column(column, no_wrap=column in ("account", "instance"))
@@ -72,21 +71,18 @@ def run_hub_demo(
 ) -> HubDemo:
     """Launch instances in the first onboarded member, let its events reach the hub, then run
     the timer sweep, which fans out one invocation per account."""
-    from rolebinder.local import demo  # noqa: PLC0415
-
     member = next(m for m in members if m.onboarded)
     client = _member_client(url, region, member)
-    demo._say(
+    say(
         f"hub: member account {member.account_id} launches "
         + ", ".join(f"{n} {t}" for n, (t, _) in MEMBER_FLEET.items())
     )
     ids = {
-        name: demo._launch(client, name, tags, MEMBER_VSWITCH)
-        for name, (tags, _) in MEMBER_FLEET.items()
+        name: launch(client, name, tags, MEMBER_VSWITCH) for name, (tags, _) in MEMBER_FLEET.items()
     }
-    demo._settle(client, bus, list(ids.values()))
+    settle(client, bus, list(ids.values()))
     accounts = 1 + len(members)
-    demo._say(f"hub: the timer sweep fans out one invocation per account ({accounts})")
+    say(f"hub: the timer sweep fans out one invocation per account ({accounts})")
     bus.invoke_timer()
     # The fan-out reaches the bus through the fake's FC API, on the fake's threads: wait for
     # the timer's run, then for FC to hand each invocation over, then for those runs.
