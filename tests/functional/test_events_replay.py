@@ -171,6 +171,15 @@ ROWS: dict[str, Row] = {
         "instance_events",
         [ignored(PAY1, "foreign-account", "e8a3c6f0-7d14-4b92-b5e1-2f9c0a4d8b63")],
     ),
+    # A member's event routed to this bus: this deployment is not a hub, so it is foreign.
+    "eventbridge-ecs-instance-statechange-routed-from-member.json": Row(
+        "instance_events",
+        [
+            ignored(
+                "i-bp1member000000001", "foreign-account", "4b7e1c9a-2d58-4f03-9e6b-8a1c5d3f7e20"
+            )
+        ],
+    ),
     "eventbridge-ecs-instance-statechange-running.json": Row(
         "instance_events",
         [reader("0d8a5b3e-2c71-4f96-8e4a-b7c19d2f6e08")],

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from fakecloud import FakeCloud
+from fakecloud import FakeCloud, apply_seed
 from rolebinder.domain import reasons
 from rolebinder.entrypoints import invocation
 from rolebinder.service.accounts import CredentialCache
-from tests.functional.conftest import REGION, Run, state_event, timer_event, vm
+from tests.functional.conftest import REGION, Run, event_bytes, state_event, timer_event, vm
 from tests.functional.hub import (
     HUB,
     MEMBER_A,
@@ -379,3 +379,19 @@ def test_accounts_need_the_operators_own_account_id(
     done = cli("plan", "--accounts", MEMBER_A, "--region", REGION)
     assert done.code == 2 and "ROLEBINDER_ACCOUNT_ID" in done.err
     assert org.calls.all() == []
+
+
+@pytest.mark.usefixtures("hub")
+def test_the_routed_sample_event_is_served_by_a_hub(org: FakeCloud, invoke) -> None:
+    # GIVEN the member instance the sample names, in member A
+    member = {"regions": {REGION: {"instances": [vm("i-bp1member000000001", PAYMENTS)]}}}
+    apply_seed(org, {"accounts": {MEMBER_A: member}})
+    # WHEN the sample (aliyunaccountid rewritten to the hub) arrives
+    run = invoke(
+        "instance_events",
+        event_bytes("eventbridge-ecs-instance-statechange-routed-from-member.json"),
+    )
+    # THEN the hub binds it in the member
+    line = run.outcome("i-bp1member000000001")
+    assert (line["outcome"], line["account_id"]) == ("attached", MEMBER_A)
+    assert member_state(org, MEMBER_A)["i-bp1member000000001"] == "Payments"

@@ -32,6 +32,7 @@ from rolebinder.intake.events import (
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 ACCOUNT = "1234567890123456"
 FOREIGN = "9999999999999999"
+MEMBER = "2000000000000001"  # a hub's member, whose events reach the hub's bus routed
 REGION = "cn-hangzhou"
 PAY1 = "i-bp1payments0000000001"
 PAY2 = "i-bp1payments0000000002"
@@ -91,6 +92,9 @@ SAMPLES: dict[str, list[Trigger]] = {
     ],
     "eventbridge-ecs-instance-statechange-foreign-account.json": [
         check("e8a3c6f0-7d14-4b92-b5e1-2f9c0a4d8b63", PAY1, account=FOREIGN)
+    ],
+    "eventbridge-ecs-instance-statechange-routed-from-member.json": [
+        check("4b7e1c9a-2d58-4f03-9e6b-8a1c5d3f7e20", "i-bp1member000000001", account=MEMBER)
     ],
     "cloudmonitor-ecs-instance-statechange-starting.json": [
         check("2A9F6B1C-4D7E-4F3A-8B2C-9E1D5F7A3C64", NOTAGS)
