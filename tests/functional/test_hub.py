@@ -236,6 +236,7 @@ def test_a_hub_fans_its_sweep_out_one_invocation_per_account(
     # THEN nothing was swept here: one async invocation per account, the hub's own included
     assert run.outcomes == []
     assert run.summary["fanned_out"] == 4
+    assert run.summary["calls"] == 4  # the four InvokeFunction requests, nothing else here
     payloads = [json.loads(json.loads(body)["payload"]) for body in bodies]
     assert sorted(p["accounts"][0] for p in payloads) == sorted([HUB, MEMBER_A, MEMBER_B, NO_ROLE])
     assert all(p["regions"] == [REGION] for p in payloads)

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from rolebinder.aliyun.credentials import Credentials
-from rolebinder.aliyun.transport import redact
+from rolebinder.aliyun.transport import CallCount, redact
 from rolebinder.errors import CloudError
 
 ACTION = "InvokeFunction"
@@ -24,10 +24,17 @@ _TIMEOUT_MS = 10_000
 class FunctionGateway:
     """Invokes functions of the hub's own account and region, asynchronously."""
 
-    def __init__(self, credentials: Credentials, region: str, endpoint: str | None = None):
+    def __init__(
+        self,
+        credentials: Credentials,
+        region: str,
+        endpoint: str | None = None,
+        calls: CallCount | None = None,
+    ):
         self.credentials = credentials
         self.region = region
         self.endpoint = endpoint
+        self.calls = calls or CallCount()  # the invocation's request count
         self._client: Any = None
 
     def invoke_async(self, function: str, payload: bytes) -> str | None:
@@ -39,6 +46,7 @@ class FunctionGateway:
             raise CloudError(ACTION, "PayloadTooLarge", f"{len(payload)} bytes > 128 KB")
         headers = models.InvokeFunctionHeaders(x_fc_invocation_type="Async")
         request = models.InvokeFunctionRequest(body=payload, qualifier=QUALIFIER)
+        self.calls.add()
         try:
             response = self.client().invoke_function_with_options(
                 function, request, headers, _runtime()

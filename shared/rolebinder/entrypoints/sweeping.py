@@ -104,7 +104,10 @@ class Sweeping:
 
     def _fan_out(self, function: str, accounts: list[str], regions: list[str]) -> None:
         gateway = FunctionGateway(
-            self.fleet.credentials, self.fleet.home_region, self.settings.fc_endpoint
+            self.fleet.credentials,
+            self.fleet.home_region,
+            self.settings.fc_endpoint,
+            self.fleet.calls,
         )
         results = fan_out(gateway, function, accounts, regions, self.sweep.trigger_time)
         for account, error in results:
