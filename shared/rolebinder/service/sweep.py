@@ -77,31 +77,39 @@ def run_pipeline(
     apply: Callable[[list[Plan]], list[Outcome]],
     batch_size: int,
     workers: int,
+    unit: int | None = None,
 ) -> Iterator[Outcome]:
-    """Outcomes of every instance of `pages`, in the order their work completes."""
-    buffer = WriteBuffer(batch_size)
+    """Outcomes of every instance of `pages`, in the order their work completes.
+
+    A page is planned in pieces of `unit` instances (one role read each), so a page's reads do
+    not wait for each other's answers. A planner hands the batches its plans fill straight to
+    the writers: a full batch never waits for this generator to wake on the next page.
+    """
+    buffer, filling = WriteBuffer(batch_size), threading.Lock()
     reader = _PageReader(pages, ahead=workers)
-    planning: deque[Future[Planned]] = deque()
+    planning: deque[Future[list[Outcome]]] = deque()
     writing: deque[Future[list[Outcome]]] = deque()
     with (
         ThreadPoolExecutor(workers, "sweep-plan") as planners,
         ThreadPoolExecutor(workers, "sweep-write") as writers,
     ):
 
-        def harvest(planned: Planned) -> list[Outcome]:
-            immediate, writes = planned
-            writing.extend(writers.submit(apply, batch) for batch in buffer.add(writes))
+        def planned(piece: list[Any]) -> list[Outcome]:
+            immediate, writes = plan(piece)
+            with filling:
+                writing.extend(writers.submit(apply, batch) for batch in buffer.add(writes))
             return immediate
 
         reader.start()
         for page in reader:
-            planning.append(planners.submit(plan, page))
+            for piece in _pieces(page, unit):
+                planning.append(planners.submit(planned, piece))
             while planning and (len(planning) > workers or planning[0].done()):
-                yield from harvest(planning.popleft().result())
+                yield from planning.popleft().result()
             while writing and writing[0].done():
                 yield from writing.popleft().result()
         while planning:
-            yield from harvest(planning.popleft().result())
+            yield from planning.popleft().result()
         rest = buffer.drain()
         if rest:
             writing.append(writers.submit(apply, rest))
@@ -110,3 +118,9 @@ def run_pipeline(
     reader.join()
     if reader.error is not None:
         raise reader.error
+
+
+def _pieces(page: list[Any], unit: int | None) -> Iterator[list[Any]]:
+    size = unit or len(page) or 1
+    for start in range(0, len(page), size):
+        yield page[start : start + size]
