@@ -14,7 +14,8 @@ per role unless role checks are cached.
 A rate bound is the time per-action rate limits impose if every action's calls ran at exactly
 its rate, all actions concurrently: max over actions of (calls_a - burst_a) / rate_a (a token
 bucket starts with `burst` tokens), plus one round trip for the last answer. No sweep can reach
-it: its calls depend on each other's answers. The pipeline bound adds those dependencies.
+it: its calls depend on each other's answers. The pipeline bound adds those dependencies, and
+the marker round trip every attach waits for.
 """
 
 from __future__ import annotations
@@ -80,10 +81,14 @@ def sequential_bound(calls: Mapping[str, int], round_trip: float) -> float:
 # rate_bound lets every action start at t=0. A sweep cannot: DescribeInstances pages follow each
 # other (page k+1 needs page k's NextToken), a DescribeInstanceRamRole call names instances a page
 # has returned, and an Attach batch of 100 instances of one role needs the role reads that cover
-# them. Each call still waits for its action's token (one every 1/rate, a bucket of 1) and takes
-# one round trip. Issuing every call as soon as both allow is optimal here (each action's calls
-# become ready in the order they are issued), so the last answer of that schedule is a lower
-# bound for any binder that makes the fewest calls (batch_bound).
+# them. Before it, the same batch's ownership markers (TagResources, the MARK calls batch_bound
+# counts: a binder that attached first and marked after could leave a binding it cannot prove
+# it owns) must be answered: one more round trip, its two calls side by side, not rate limited.
+# In a cold container a role's batch also needs that role's GetRole (one per role, at its rate),
+# which the first page, naming every role, lets start. Each call waits for its action's token
+# (one every 1/rate, a bucket of 1) and takes one round trip. Issuing every call as soon as both
+# allow is optimal here (each action's calls become ready in the order they are issued), so the
+# last answer of that schedule is a lower bound for any binder that makes the fewest calls.
 
 
 def pipeline_bound(
@@ -91,8 +96,10 @@ def pipeline_bound(
     rates: Mapping[str, float],
     round_trip: float,
     roles: int = 2,
+    cold: bool = True,
 ) -> float:
-    """Seconds for a first sweep of `n` instances whose roles alternate among `roles` roles."""
+    """Seconds for a first sweep of `n` instances whose roles alternate among `roles` roles
+    (`cold`: the container has no role checks cached)."""
     done: dict[tuple[str, int], float] = {}
     free: dict[str, float] = {}
 
@@ -101,13 +108,16 @@ def pipeline_bound(
         free[action] = start + 1.0 / rates.get(action, math.inf)
         done[action, index] = start + round_trip
 
-    pages = math.ceil(n / DESCRIBE_BATCH)
-    for page in range(pages):
+    for page in range(math.ceil(n / DESCRIBE_BATCH)):
         call(DESCRIBE, page, done.get((DESCRIBE, page - 1), 0.0))
     for read in range(math.ceil(n / ROLE_BATCH)):
         call(DESCRIBE_ROLES, read, done[DESCRIBE, read * ROLE_BATCH // DESCRIBE_BATCH])
+    for role in range(min(roles, n) if cold else 0):
+        call(GET_ROLE, role, done[DESCRIBE, 0])
     for index, last in enumerate(_batch_ends(n, roles)):
-        call(ATTACH, index, done[DESCRIBE_ROLES, last // ROLE_BATCH])
+        checked = done.get((GET_ROLE, last % roles), 0.0)
+        marked = max(done[DESCRIBE_ROLES, last // ROLE_BATCH], checked) + round_trip
+        call(ATTACH, index, marked)
     return max(done.values(), default=0.0)
 
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
-from rolebinder.aliyun.ecs import BIND_BATCH
+from rolebinder.aliyun.ecs import BIND_BATCH, ROLE_BATCH
 from rolebinder.aliyun.retry import Backoff, Deadline
 from rolebinder.domain.instance import Instance
 from rolebinder.domain.outcome import Outcome
@@ -169,6 +169,7 @@ class Engine:
             apply=breaker.hold if breaker.armed else lambda batch: self._apply(ecs, batch),
             batch_size=BIND_BATCH,
             workers=self.options.sweep_workers,
+            unit=ROLE_BATCH,
         )
         if breaker.armed:
             # The whole region was planned: all of it is written, or none of it.

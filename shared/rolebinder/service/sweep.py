@@ -5,7 +5,9 @@ the sum of every call's round trip; overlapped, it approaches the slowest action
 the quota, which is the bound. A reader thread follows the chain of NextToken pages, planner
 threads read roles and decide while the next page is read, and writer threads send batches of
 100 for one role as soon as a batch is full. Every queue is bounded, so memory stays flat
-however large the fleet.
+however large the fleet. A page is planned in pieces of `unit` instances (one role read each),
+so a page's reads do not wait for each other's answers, and a planner hands the batches its
+plans fill straight to the writers: a full batch never waits for the next page.
 """
 
 from __future__ import annotations
@@ -66,6 +68,12 @@ class _PageReader(threading.Thread):
         finally:
             self.queue.put(_END)
 
+    def finish(self) -> None:
+        """Wait for the thread; re-raise what stopped the page chain, if anything."""
+        self.join()
+        if self.error is not None:
+            raise self.error
+
     def __iter__(self) -> Iterator[Any]:
         while (page := self.queue.get()) is not _END:
             yield page
@@ -77,36 +85,44 @@ def run_pipeline(
     apply: Callable[[list[Plan]], list[Outcome]],
     batch_size: int,
     workers: int,
+    unit: int | None = None,
 ) -> Iterator[Outcome]:
     """Outcomes of every instance of `pages`, in the order their work completes."""
-    buffer = WriteBuffer(batch_size)
+    buffer, filling = WriteBuffer(batch_size), threading.Lock()
     reader = _PageReader(pages, ahead=workers)
-    planning: deque[Future[Planned]] = deque()
+    planning: deque[Future[list[Outcome]]] = deque()
     writing: deque[Future[list[Outcome]]] = deque()
     with (
         ThreadPoolExecutor(workers, "sweep-plan") as planners,
         ThreadPoolExecutor(workers, "sweep-write") as writers,
     ):
 
-        def harvest(planned: Planned) -> list[Outcome]:
-            immediate, writes = planned
-            writing.extend(writers.submit(apply, batch) for batch in buffer.add(writes))
+        def planned(piece: list[Any]) -> list[Outcome]:
+            immediate, writes = plan(piece)
+            with filling:
+                writing.extend(writers.submit(apply, batch) for batch in buffer.add(writes))
             return immediate
 
         reader.start()
         for page in reader:
-            planning.append(planners.submit(plan, page))
+            planning.extend(planners.submit(planned, piece) for piece in _pieces(page, unit))
             while planning and (len(planning) > workers or planning[0].done()):
-                yield from harvest(planning.popleft().result())
+                yield from planning.popleft().result()
             while writing and writing[0].done():
                 yield from writing.popleft().result()
-        while planning:
-            yield from harvest(planning.popleft().result())
-        rest = buffer.drain()
-        if rest:
+        yield from _results(planning)
+        if rest := buffer.drain():
             writing.append(writers.submit(apply, rest))
-        while writing:
-            yield from writing.popleft().result()
-    reader.join()
-    if reader.error is not None:
-        raise reader.error
+        yield from _results(writing)
+    reader.finish()
+
+
+def _results(futures: deque[Future[list[Outcome]]]) -> Iterator[Outcome]:
+    while futures:
+        yield from futures.popleft().result()
+
+
+def _pieces(page: list[Any], unit: int | None) -> Iterator[list[Any]]:
+    size = unit or len(page) or 1
+    for start in range(0, len(page), size):
+        yield page[start : start + size]
