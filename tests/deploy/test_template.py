@@ -463,6 +463,8 @@ SAMPLE_ROUTES: dict[str, Any] = {
     "eventbridge-ecs-instance-statechange-stopped.json": NOWHERE,
     # The foreign-account event is delivered; the handler drops it (foreign-account).
     "eventbridge-ecs-instance-statechange-foreign-account.json": INSTANCE,
+    # A member's event routed to this bus (a hub's): the same trigger as the member's own.
+    "eventbridge-ecs-instance-statechange-routed-from-member.json": INSTANCE,
     "eventbridge-tag-changeonresource.json": TAGS,
     "eventbridge-actiontrail-ecs-runinstances.json": INSTANCE,
     "eventbridge-actiontrail-ecs-createinstance.json": INSTANCE,
