@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from aliyunsdkecs.request.v20140526.AttachInstanceRamRoleRequest import AttachInstanceRamRoleRequest
 from aliyunsdkecs.request.v20140526.DescribeInstanceRamRoleRequest import (
@@ -36,8 +35,7 @@ _SPLIT_CODES = frozenset({"InvalidInstanceId.NotFound", "InvalidNetworkType.Mism
 _TAG_SPLIT_CODES = frozenset({"InvalidResourceId.NotFound"})
 
 
-@dataclass(frozen=True)
-class BindResult:
+class BindResult(NamedTuple):
     """What Attach/Detach said about one instance."""
 
     instance_id: str

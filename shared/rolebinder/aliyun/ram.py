@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from aliyunsdkram.request.v20150501.GetRoleRequest import GetRoleRequest
 
@@ -14,8 +13,7 @@ from rolebinder.errors import CloudError
 ECS_SERVICE = "ecs.aliyuncs.com"
 
 
-@dataclass(frozen=True)
-class RoleInfo:
+class RoleInfo(NamedTuple):
     name: str
     trusts_ecs: bool
 

@@ -9,16 +9,14 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from rolebinder.errors import CloudError
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Backoff:
+class Backoff(NamedTuple):
     """Exponential backoff with full jitter: delay n is uniform in [0, min(cap, base * 2**n)]."""
 
     base: float = 0.2

@@ -13,8 +13,7 @@ import json
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from aliyunsdkcore.acs_exception.exceptions import ClientException, ServerException
 from aliyunsdkcore.client import AcsClient
@@ -68,21 +67,50 @@ class CallCount:
             self.total += 1
 
 
-@dataclass(frozen=True)
-class CallLimits:
-    api_timeout: float = 10.0
-    connect_timeout: float = 3.0
-    backoff: Backoff = field(default_factory=Backoff)
-    pacer: Pacer | None = (
-        None  # container-wide; spaces each action's calls (rolebinder.aliyun.pacing)
-    )
-    calls: CallCount = field(default_factory=CallCount)  # this invocation's requests
+_BACKOFF = Backoff()
+
+
+class _Limits(NamedTuple):
+    api_timeout: float
+    connect_timeout: float
+    backoff: Backoff
+    pacer: Pacer | None  # container-wide; spaces each action's calls (rolebinder.aliyun.pacing)
+    calls: CallCount  # this invocation's requests
+
+
+class CallLimits(_Limits):
+    """How one invocation calls the API. A NamedTuple, not a dataclass: generating a dataclass
+    costs the cold start about half a millisecond (docs/PERFORMANCE.md); `calls` defaults to a
+    fresh counter."""
+
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        api_timeout: float = 10.0,
+        connect_timeout: float = 3.0,
+        backoff: Backoff = _BACKOFF,
+        pacer: Pacer | None = None,
+        calls: CallCount | None = None,
+    ) -> CallLimits:
+        return super().__new__(
+            cls,
+            api_timeout,
+            connect_timeout,
+            backoff,
+            pacer,
+            CallCount() if calls is None else calls,
+        )
+
+
+# The limits of a Transport built without any (tests, tools): one shared counter, as before.
+_NO_LIMITS = CallLimits()
 
 
 class Transport:
     """Sends requests for one SDK client under one invocation's deadline."""
 
-    def __init__(self, client: AcsClient, deadline: Deadline, limits: CallLimits = CallLimits()):
+    def __init__(self, client: AcsClient, deadline: Deadline, limits: CallLimits = _NO_LIMITS):
         self.client = client
         self.deadline = deadline
         self.limits = limits

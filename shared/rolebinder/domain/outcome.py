@@ -6,8 +6,7 @@ rendering records does no I/O; `rolebinder.entrypoints.invocation` writes them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from rolebinder.domain import reasons
 from rolebinder.domain.decision import Action, Decision
@@ -31,8 +30,7 @@ _BY_ACTION = {
 }
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What happened (or, in a dry run, would happen) to one instance."""
 
     outcome: str
@@ -111,8 +109,7 @@ def failed(
     retryable: bool = False,
 ) -> Outcome:
     """`base` turned into a failure."""
-    return replace(
-        base,
+    return base._replace(
         outcome=FAILED,
         reason=reason,
         error_code=error_code,

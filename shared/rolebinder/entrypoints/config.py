@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from rolebinder.domain import ids
 from rolebinder.domain.ownership import DEFAULT_DEPLOYMENT
@@ -90,8 +90,7 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """Runtime settings, resolved once per container or CLI run."""
 
     mapping_path: str | None = None
@@ -105,7 +104,7 @@ class Settings:
     deadline_margin: float = DEFAULT_DEADLINE_MARGIN
     api_timeout: float = DEFAULT_API_TIMEOUT
     default_region: str | None = None
-    rate_limits: Mapping[str, float] = field(default_factory=dict)
+    rate_limits: Mapping[str, float] = MappingProxyType({})  # read-only: shared default
     settled_seconds: float = DEFAULT_SETTLED_SECONDS
     deployment: str = DEFAULT_DEPLOYMENT
     member_accounts: tuple[str, ...] = ()

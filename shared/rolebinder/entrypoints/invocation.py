@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import os
-import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -22,7 +21,6 @@ from rolebinder.domain import reasons
 from rolebinder.domain.outcome import IGNORED, Outcome
 from rolebinder.entrypoints import config
 from rolebinder.entrypoints.fleet import Fleet
-from rolebinder.entrypoints.sweeping import Sweeping
 from rolebinder.entrypoints.wiring import Runtime, credentials_from, runtime_from
 from rolebinder.errors import CloudError, EventError, InputError, RolebinderError
 from rolebinder.intake.events import (
@@ -76,7 +74,7 @@ class Invocation:
         self.settings = runtime.settings
         self.context = context
         self.env = env
-        request_id = getattr(context, "request_id", None) or str(uuid.uuid4())
+        request_id = getattr(context, "request_id", None) or _random_id()
         self.journal = journal or Journal(function=function, invocation_id=request_id)
         self.calls = CallCount()
         self.extra_summary: dict[str, Any] = {}
@@ -213,6 +211,10 @@ class Invocation:
                     if (o := settled.pop((*place, i), None)) is not None
                 )
         for sweep in (t for t in triggers if isinstance(t, SweepRequest)):
+            # Imported here: the sweep and the hub's fan-out (FC client, thread pools) stay off
+            # an event's cold start (tests/functional/test_cold_start.py).
+            from rolebinder.entrypoints.sweeping import Sweeping  # noqa: PLC0415
+
             yield from Sweeping(self, fleet, sweep).outcomes()
 
     def _warn_about(self, outcome: Outcome) -> None:
@@ -240,3 +242,11 @@ def _ignored(event: IgnoredEvent, dry_run: bool) -> Outcome:
         dry_run=dry_run,
         detail=event.detail,
     )
+
+
+def _random_id() -> str:
+    """An invocation id when FC gave none (local runs, tests). Function Compute always passes
+    `context.request_id`, so `uuid` (and the `_uuid` extension) is imported only here."""
+    import uuid  # noqa: PLC0415
+
+    return str(uuid.uuid4())

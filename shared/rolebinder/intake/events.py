@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from rolebinder.domain import reasons
 from rolebinder.domain.ownership import only_reserved
@@ -57,10 +57,7 @@ _ECS_INSTANCE_TYPE = "aliyun::ecs::instance"
 _TRAIL_MARKERS = frozenset({"eventType", "eventId", "eventVersion", "acsRegion", "userIdentity"})
 
 
-@dataclass(frozen=True)
-class InstanceCheck:
-    """Read these instances from the API and bind what the mapping says."""
-
+class _Check(NamedTuple):
     instance_ids: tuple[str, ...]
     region: str | None
     account_id: str | None
@@ -68,9 +65,30 @@ class InstanceCheck:
     event_kind: str
     event_name: str
 
-    def __post_init__(self) -> None:
-        if not self.instance_ids:
+
+class InstanceCheck(_Check):
+    """Read these instances from the API and bind what the mapping says (at least one)."""
+
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        instance_ids: tuple[str, ...],
+        region: str | None,
+        account_id: str | None,
+        event_id: str | None,
+        event_kind: str,
+        event_name: str,
+    ) -> InstanceCheck:
+        if not instance_ids:
             raise ValueError("an InstanceCheck names at least one instance")
+        return super().__new__(
+            cls, instance_ids, region, account_id, event_id, event_kind, event_name
+        )
+
+    @classmethod
+    def _make(cls, iterable: Iterable[Any]) -> InstanceCheck:
+        return cls(*iterable)  # `_replace` validates too
 
     @property
     def announces_new(self) -> bool:
@@ -78,8 +96,7 @@ class InstanceCheck:
         return self.event_kind == KIND_INSTANCE_STATE or self.event_name in CREATION_CALLS
 
 
-@dataclass(frozen=True)
-class SweepRequest:
+class SweepRequest(NamedTuple):
     """The FC timer fired: sweep the given regions and accounts, or the configured ones when
     empty (a hub's fan-out names one account)."""
 
@@ -90,8 +107,7 @@ class SweepRequest:
     account_ids: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class IgnoredEvent:
+class IgnoredEvent(NamedTuple):
     """Nothing to do for this event; `reason` is a constant from rolebinder.domain.reasons."""
 
     event_id: str | None
@@ -106,8 +122,7 @@ class IgnoredEvent:
 Trigger = InstanceCheck | SweepRequest | IgnoredEvent
 
 
-@dataclass(frozen=True)
-class _Meta:
+class _Meta(NamedTuple):
     """Where an event came from, shared by every trigger built from it."""
 
     event_id: str | None = None
@@ -444,8 +459,7 @@ def _add_tags(record: Fields, meta: _Meta, name: str) -> Trigger:
     return meta.check((instance,), KIND_API_CALL, name)
 
 
-@dataclass(frozen=True)
-class ApiCallSource:
+class ApiCallSource(NamedTuple):
     """One ActionTrail API call rolebinder reacts to, declared once: how its record is read,
     whether it announces new instances (which the API may not show yet), the handler
     template.yml routes it to, and the sample in events/ that shows it (tests check both)."""

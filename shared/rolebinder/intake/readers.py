@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 from rolebinder.domain import ids
 from rolebinder.errors import EventError
@@ -157,8 +156,7 @@ def check_count(count: int, path: str, limit: int = MAX_IDS) -> None:
         fail(path, f"{count} ids, more than the {limit} one event may name")
 
 
-@dataclass(frozen=True)
-class Fields:
+class Fields(NamedTuple):
     """A JSON object and its location in the event; each reader names that location on error."""
 
     obj: JsonObject

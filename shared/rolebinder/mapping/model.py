@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from rolebinder.errors import MappingError, Problem
 from rolebinder.mapping import scoped_policy
@@ -34,16 +33,14 @@ DEFAULT_MAX_FLIPS = 3
 DEFAULT_FLIP_WINDOW = 3600
 
 
-@dataclass(frozen=True)
-class TagCondition:
+class TagCondition(NamedTuple):
     """A tag the instance must have, with one of `values` (None: any value, written "*")."""
 
     key: str
     values: tuple[str, ...] | None
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     """One validated rule; a None scope is unrestricted; exactly one of role / role_from_tag."""
 
     name: str
@@ -73,8 +70,7 @@ class Rule:
         return isinstance(role, str) and role in (self.allowed_roles or ())
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(NamedTuple):
     """Blast-radius limits: changes per run (None: unlimited) and flap damping per instance."""
 
     max_changes: int | None = None
@@ -83,8 +79,7 @@ class Limits:
     flip_window: int = DEFAULT_FLIP_WINDOW
 
 
-@dataclass(frozen=True)
-class RoleMapping:
+class RoleMapping(NamedTuple):
     """A validated mapping: the role allow-list, the rules, and the policies."""
 
     version: int

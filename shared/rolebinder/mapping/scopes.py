@@ -9,14 +9,12 @@ entry here, plus the Instance attribute it reads when that is new.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from rolebinder.domain import ids
 
 
-@dataclass(frozen=True)
-class Scope:
+class Scope(NamedTuple):
     """One scope: its key in `when`, the Instance attribute it reads, its ids' pattern."""
 
     key: str

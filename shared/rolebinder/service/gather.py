@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from rolebinder.aliyun.retry import Backoff, Deadline, backoff_delays
 from rolebinder.domain.instance import Instance
@@ -24,8 +23,7 @@ class EcsPort(BindPort, Protocol):
     def list_instances(self) -> Iterator[list[Instance]]: ...
 
 
-@dataclass(frozen=True)
-class RoleVerdict:
+class RoleVerdict(NamedTuple):
     """A role check's answer: None when the role may be attached, else the reason; or the
     error that kept the check from answering."""
 
@@ -59,7 +57,7 @@ def with_roles(ecs: EcsPort, instances: list[Instance]) -> list[Instance | None]
     return [
         instance
         if not instance.is_vpc
-        else replace(instance, role=roles[instance.instance_id])
+        else instance._replace(role=roles[instance.instance_id])
         if instance.instance_id in roles
         else None
         for instance in instances

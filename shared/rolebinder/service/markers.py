@@ -12,8 +12,7 @@ get; fresh instances (no history yet) share them, which keeps the attach path's 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from rolebinder.aliyun.ecs import TAG_BATCH, chunks
 from rolebinder.domain.instance import Instance
@@ -32,8 +31,7 @@ class TagPort(Protocol):
     def untag_instances(self, keys: Sequence[str], instance_ids: Sequence[str]) -> set[str]: ...
 
 
-@dataclass(frozen=True)
-class ChangeLog:
+class ChangeLog(NamedTuple):
     """How to record a change at `now` (flap damping): the last `keep` times within `window`."""
 
     now: float
@@ -44,8 +42,7 @@ class ChangeLog:
         return with_change(instance.tags.get(CHANGES_KEY), self.now, self.window, self.keep)
 
 
-@dataclass(frozen=True)
-class MarkResult:
+class MarkResult(NamedTuple):
     """Which instances were marked, which answered with an error, which had vanished."""
 
     marked: set[str]

@@ -8,7 +8,7 @@ gathered verdicts into the outcomes that need no write and the plans the apply s
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from rolebinder.domain import reasons
 from rolebinder.domain.decision import Action, decide
@@ -24,8 +24,7 @@ EventOf = Callable[[str], "str | None"]
 _WRITES = (Action.ATTACH, Action.REPLACE, Action.DETACH)
 
 
-@dataclass(frozen=True)
-class Planner:
+class Planner(NamedTuple):
     """The pure half of the engine: one mapping, one moment, dry run or not."""
 
     mapping: RoleMapping
@@ -80,8 +79,7 @@ class Planner:
         )
         if not new:
             return base
-        return replace(
-            base,
+        return base._replace(
             outcome=FAILED,
             retryable=True,
             detail="a new instance the API did not show within the visibility wait",
