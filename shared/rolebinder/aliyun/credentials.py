@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from rolebinder.value import Value
 
 
-class Credentials(NamedTuple):
+class Credentials(Value):
     access_key_id: str
     access_key_secret: str
     security_token: str | None = None
@@ -15,7 +15,7 @@ class Credentials(NamedTuple):
         return f"Credentials(access_key_id={self.access_key_id!r})"
 
 
-class TemporaryCredentials(NamedTuple):
+class TemporaryCredentials(Value):
     """STS credentials and when they stop working (epoch seconds, from STS's Expiration)."""
 
     credentials: Credentials

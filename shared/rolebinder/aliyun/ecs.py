@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from aliyunsdkecs.request.v20140526.AttachInstanceRamRoleRequest import AttachInstanceRamRoleRequest
 from aliyunsdkecs.request.v20140526.DescribeInstanceRamRoleRequest import (
@@ -24,6 +24,7 @@ from aliyunsdkecs.request.v20140526.UntagResourcesRequest import UntagResourcesR
 from rolebinder.aliyun.transport import TRANSIENT_CODES, Answer, Transport, item_get
 from rolebinder.domain.instance import Instance
 from rolebinder.errors import CloudError
+from rolebinder.value import Value
 
 DESCRIBE_BATCH = 100
 ROLE_BATCH = 50
@@ -35,7 +36,7 @@ _SPLIT_CODES = frozenset({"InvalidInstanceId.NotFound", "InvalidNetworkType.Mism
 _TAG_SPLIT_CODES = frozenset({"InvalidResourceId.NotFound"})
 
 
-class BindResult(NamedTuple):
+class BindResult(Value):
     """What Attach/Detach said about one instance."""
 
     instance_id: str

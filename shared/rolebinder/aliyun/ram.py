@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Any, NamedTuple
+from typing import Any
 
 from aliyunsdkram.request.v20150501.GetRoleRequest import GetRoleRequest
 
 from rolebinder.aliyun.transport import Answer, Transport
 from rolebinder.errors import CloudError
+from rolebinder.value import Value
 
 ECS_SERVICE = "ecs.aliyuncs.com"
 
 
-class RoleInfo(NamedTuple):
+class RoleInfo(Value):
     name: str
     trusts_ecs: bool
 

@@ -9,14 +9,15 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator
-from typing import NamedTuple, TypeVar
+from typing import TypeVar
 
 from rolebinder.errors import CloudError
+from rolebinder.value import Value
 
 T = TypeVar("T")
 
 
-class Backoff(NamedTuple):
+class Backoff(Value):
     """Exponential backoff with full jitter: delay n is uniform in [0, min(cap, base * 2**n)]."""
 
     base: float = 0.2

@@ -13,7 +13,7 @@ import json
 import re
 import threading
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 from aliyunsdkcore.acs_exception.exceptions import ClientException, ServerException
 from aliyunsdkcore.client import AcsClient
@@ -21,7 +21,9 @@ from aliyunsdkcore.request import RpcRequest
 
 from rolebinder.aliyun.pacing import Pacer
 from rolebinder.aliyun.retry import Backoff, Deadline, retry_transient
+from rolebinder.domain import ids
 from rolebinder.errors import CloudError, MalformedResponseError
+from rolebinder.value import Value
 
 THROTTLING_CODES = frozenset(
     {
@@ -43,7 +45,7 @@ TRANSIENT_CODES = THROTTLING_CODES | {
     "SDK.ServerUnreachable",
 }
 # The SignatureDoesNotMatch message echoes the string to sign, which holds the security token.
-_SECRETS = re.compile(
+_SECRETS = ids.Pattern(
     r"(server string to sign is:).*|(SecurityToken|Signature)(=|%3D)[^&\s]*", re.I
 )
 # Keeps a call from waiting past what is left of the invocation.
@@ -70,7 +72,7 @@ class CallCount:
 _BACKOFF = Backoff()
 
 
-class _Limits(NamedTuple):
+class _Limits(Value):
     api_timeout: float
     connect_timeout: float
     backoff: Backoff
@@ -79,9 +81,7 @@ class _Limits(NamedTuple):
 
 
 class CallLimits(_Limits):
-    """How one invocation calls the API. A NamedTuple, not a dataclass: generating a dataclass
-    costs the cold start about half a millisecond (docs/PERFORMANCE.md); `calls` defaults to a
-    fresh counter."""
+    """How one invocation calls the API; `calls` defaults to a fresh counter."""
 
     __slots__ = ()
 

@@ -8,7 +8,6 @@ did not match, for `rolebinder explain`. The decision table is documented in doc
 from __future__ import annotations
 
 from enum import Enum
-from typing import NamedTuple
 
 from rolebinder.domain import reasons
 from rolebinder.domain.instance import Instance
@@ -23,6 +22,7 @@ from rolebinder.mapping.model import (
     TagCondition,
 )
 from rolebinder.mapping.scopes import SCOPES
+from rolebinder.value import Value
 
 
 class Action(str, Enum):
@@ -35,7 +35,7 @@ class Action(str, Enum):
     SKIP = "skip"  # nothing is written; `reason` says why
 
 
-class Decision(NamedTuple):
+class Decision(Value):
     """The outcome of `decide`: the action, the roles involved, why, and which rule won."""
 
     action: Action
@@ -53,7 +53,7 @@ class Decision(NamedTuple):
         return self.action in WRITE_ACTIONS
 
 
-class RuleVerdict(NamedTuple):
+class RuleVerdict(Value):
     """One rule judged against one instance: matched or not, why, and the role it resolves to."""
 
     rule: Rule
@@ -62,7 +62,7 @@ class RuleVerdict(NamedTuple):
     role: str | None
 
 
-class Evaluation(NamedTuple):
+class Evaluation(Value):
     """Every rule's verdict, in mapping order, and the matched rules with the highest priority."""
 
     verdicts: tuple[RuleVerdict, ...]

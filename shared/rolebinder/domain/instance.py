@@ -6,9 +6,8 @@ and the pure decision function reads it. Tags here always come from the API, nev
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, NamedTuple
 
 from rolebinder.domain.ownership import (
     CHANGES_KEY,
@@ -18,13 +17,14 @@ from rolebinder.domain.ownership import (
     recent_changes,
     same_role,
 )
+from rolebinder.value import Value
 
 VPC = "vpc"
 CLASSIC = "classic"
 _NO_TAGS: Mapping[str, str] = MappingProxyType({})
 
 
-class _Read(NamedTuple):
+class _Read(Value):
     instance_id: str
     region: str
     network_type: str  # "vpc" | "classic"
@@ -39,9 +39,9 @@ class _Read(NamedTuple):
 class Instance(_Read):
     """An ECS instance as read from the API, with its current instance RAM role (or None).
 
-    Immutable (a NamedTuple: a dataclass would cost the cold start its generated methods), and
-    so are its tags: copied into a read-only mapping at construction, so a decision can never be
-    influenced by later mutation of the dict it was built from (`_replace` builds through here).
+    Immutable (a `rolebinder.value.Value`: a NamedTuple), and so are its tags: copied into a
+    read-only mapping at construction, so a decision can never be influenced by later mutation
+    of the dict it was built from (`_replace` and `_make` construct through here too).
     """
 
     __slots__ = ()
@@ -71,10 +71,6 @@ class Instance(_Read):
             role,
             account_id,
         )
-
-    @classmethod
-    def _make(cls, iterable: Iterable[Any]) -> Instance:
-        return cls(*iterable)
 
     @property
     def is_vpc(self) -> bool:

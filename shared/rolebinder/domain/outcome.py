@@ -6,11 +6,12 @@ rendering records does no I/O; `rolebinder.entrypoints.invocation` writes them.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from rolebinder.domain import reasons
 from rolebinder.domain.decision import Action, Decision
 from rolebinder.mapping.model import AUDIT
+from rolebinder.value import Value
 
 ATTACHED = "attached"
 REPLACED = "replaced"
@@ -30,7 +31,7 @@ _BY_ACTION = {
 }
 
 
-class Outcome(NamedTuple):
+class Outcome(Value):
     """What happened (or, in a dry run, would happen) to one instance."""
 
     outcome: str

@@ -14,7 +14,6 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import NamedTuple
 
 from rolebinder.aliyun.credentials import Credentials
 from rolebinder.aliyun.retry import Deadline
@@ -27,6 +26,7 @@ from rolebinder.entrypoints.wiring import Gateways, Runtime, build_engine
 from rolebinder.errors import CloudError, InputError, RolebinderError
 from rolebinder.intake.events import InstanceCheck
 from rolebinder.service.engine import Engine
+from rolebinder.value import Value
 
 # Shards swept at once in one run (each runs its own pipeline of threads).
 SHARD_WORKERS = 8
@@ -41,7 +41,7 @@ class NotServedError(RolebinderError):
     """An account this deployment does not serve (its events are `foreign-account`)."""
 
 
-class ShardDone(NamedTuple):
+class ShardDone(Value):
     """A shard's sweep finished, having seen `seen` instances (`reached`: its account could be
     acted in at all)."""
 

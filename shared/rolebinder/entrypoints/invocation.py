@@ -245,8 +245,10 @@ def _ignored(event: IgnoredEvent, dry_run: bool) -> Outcome:
 
 
 def _random_id() -> str:
-    """An invocation id when FC gave none (local runs, tests). Function Compute always passes
-    `context.request_id`, so `uuid` (and the `_uuid` extension) is imported only here."""
-    import uuid  # noqa: PLC0415
-
-    return str(uuid.uuid4())
+    """A random (version 4) UUID for an invocation FC gave no request id (local runs, tests),
+    built here: importing `uuid` costs a cold start about 0.7 ms."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40  # version 4
+    raw[8] = raw[8] & 0x3F | 0x80  # RFC 4122 variant
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Iterable
-from typing import Any, NamedTuple
 
 from rolebinder.domain import reasons
 from rolebinder.domain.ownership import only_reserved
@@ -32,6 +31,7 @@ from rolebinder.intake.readers import (
     show,
 )
 from rolebinder.intake.readers import account_id as account
+from rolebinder.value import Value
 
 KIND_INSTANCE_STATE = "instance-state"
 KIND_TAG_CHANGE = "tag-change"
@@ -57,7 +57,7 @@ _ECS_INSTANCE_TYPE = "aliyun::ecs::instance"
 _TRAIL_MARKERS = frozenset({"eventType", "eventId", "eventVersion", "acsRegion", "userIdentity"})
 
 
-class _Check(NamedTuple):
+class _Check(Value):
     instance_ids: tuple[str, ...]
     region: str | None
     account_id: str | None
@@ -86,17 +86,13 @@ class InstanceCheck(_Check):
             cls, instance_ids, region, account_id, event_id, event_kind, event_name
         )
 
-    @classmethod
-    def _make(cls, iterable: Iterable[Any]) -> InstanceCheck:
-        return cls(*iterable)  # `_replace` validates too
-
     @property
     def announces_new(self) -> bool:
         """True when the event announces new instances, which the API may not show yet."""
         return self.event_kind == KIND_INSTANCE_STATE or self.event_name in CREATION_CALLS
 
 
-class SweepRequest(NamedTuple):
+class SweepRequest(Value):
     """The FC timer fired: sweep the given regions and accounts, or the configured ones when
     empty (a hub's fan-out names one account)."""
 
@@ -107,7 +103,7 @@ class SweepRequest(NamedTuple):
     account_ids: tuple[str, ...] = ()
 
 
-class IgnoredEvent(NamedTuple):
+class IgnoredEvent(Value):
     """Nothing to do for this event; `reason` is a constant from rolebinder.domain.reasons."""
 
     event_id: str | None
@@ -122,7 +118,7 @@ class IgnoredEvent(NamedTuple):
 Trigger = InstanceCheck | SweepRequest | IgnoredEvent
 
 
-class _Meta(NamedTuple):
+class _Meta(Value):
     """Where an event came from, shared by every trigger built from it."""
 
     event_id: str | None = None
@@ -459,7 +455,7 @@ def _add_tags(record: Fields, meta: _Meta, name: str) -> Trigger:
     return meta.check((instance,), KIND_API_CALL, name)
 
 
-class ApiCallSource(NamedTuple):
+class ApiCallSource(Value):
     """One ActionTrail API call rolebinder reacts to, declared once: how its record is read,
     whether it announces new instances (which the API may not show yet), the handler
     template.yml routes it to, and the sample in events/ that shows it (tests check both)."""

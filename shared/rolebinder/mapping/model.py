@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import Any
 
 from rolebinder.errors import MappingError, Problem
 from rolebinder.mapping import scoped_policy
@@ -22,6 +22,7 @@ from rolebinder.mapping.schema import Found, format_problems, names, schema_prob
 from rolebinder.mapping.scoped_policy import compact
 from rolebinder.mapping.scopes import SCOPES
 from rolebinder.mapping.text import parse_text, read_text
+from rolebinder.value import Value
 
 KEEP = "keep"
 REPLACE = "replace"
@@ -33,14 +34,14 @@ DEFAULT_MAX_FLIPS = 3
 DEFAULT_FLIP_WINDOW = 3600
 
 
-class TagCondition(NamedTuple):
+class TagCondition(Value):
     """A tag the instance must have, with one of `values` (None: any value, written "*")."""
 
     key: str
     values: tuple[str, ...] | None
 
 
-class Rule(NamedTuple):
+class Rule(Value):
     """One validated rule; a None scope is unrestricted; exactly one of role / role_from_tag."""
 
     name: str
@@ -70,7 +71,7 @@ class Rule(NamedTuple):
         return isinstance(role, str) and role in (self.allowed_roles or ())
 
 
-class Limits(NamedTuple):
+class Limits(Value):
     """Blast-radius limits: changes per run (None: unlimited) and flap damping per instance."""
 
     max_changes: int | None = None
@@ -79,7 +80,7 @@ class Limits(NamedTuple):
     flip_window: int = DEFAULT_FLIP_WINDOW
 
 
-class RoleMapping(NamedTuple):
+class RoleMapping(Value):
     """A validated mapping: the role allow-list, the rules, and the policies."""
 
     version: int

@@ -9,12 +9,13 @@ entry here, plus the Instance attribute it reads when that is new.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 from rolebinder.domain import ids
+from rolebinder.value import Value
 
 
-class Scope(NamedTuple):
+class Scope(Value):
     """One scope: its key in `when`, the Instance attribute it reads, its ids' pattern."""
 
     key: str

@@ -19,7 +19,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import NamedTuple, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from rolebinder.aliyun.ecs import BIND_BATCH, TAG_BATCH, BindResult, chunks
 from rolebinder.domain import reasons
@@ -38,6 +38,7 @@ from rolebinder.domain.outcome import (
 from rolebinder.domain.ownership import DEFAULT_DEPLOYMENT, MARKER_KEY, same_role
 from rolebinder.errors import CloudError
 from rolebinder.service.markers import ChangeLog, Markers, TagPort
+from rolebinder.value import Value
 
 RestorePolicy = tuple[bool, "str | None"]
 K = TypeVar("K")
@@ -53,7 +54,7 @@ class BindPort(TagPort, Protocol):
     def detach_role(self, role: str, instance_ids: Sequence[str]) -> dict[str, BindResult]: ...
 
 
-class Plan(NamedTuple):
+class Plan(Value):
     """One instance's decision and the outcome it has if the writes succeed."""
 
     instance: Instance
@@ -65,7 +66,7 @@ class Plan(NamedTuple):
         return self.instance.instance_id
 
 
-class _Failure(NamedTuple):
+class _Failure(Value):
     code: str
     message: str
     request_id: str | None

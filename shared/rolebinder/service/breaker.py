@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import NamedTuple
 
 from rolebinder.domain import reasons
 from rolebinder.domain.decision import Action
 from rolebinder.domain.outcome import SKIPPED, Outcome
 from rolebinder.mapping.model import Limits
 from rolebinder.service.binder import Plan
+from rolebinder.value import Value
 
 _DETACHING = (Action.DETACH, Action.REPLACE)
 
 
-class Tripped(NamedTuple):
+class Tripped(Value):
     """Why a run wrote nothing: what it planned against what the limits allow."""
 
     changes: int

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import NamedTuple
 
 from rolebinder.aliyun.ecs import BIND_BATCH
 from rolebinder.aliyun.retry import Backoff, Deadline
@@ -32,6 +31,7 @@ from rolebinder.service.gather import EcsPort
 from rolebinder.service.plan import EventOf, Planner, needs_role_check
 from rolebinder.service.recent import SettledCache
 from rolebinder.service.roles import RamPort, RoleCache
+from rolebinder.value import Value
 
 __all__ = ["EcsPort", "Engine", "EngineOptions", "wall_clock"]
 
@@ -41,7 +41,7 @@ def wall_clock() -> float:
     return time.time()
 
 
-class EngineOptions(NamedTuple):
+class EngineOptions(Value):
     dry_run: bool = False
     # Seconds to keep looking for new instances an event names that the API does not show yet.
     visibility_wait: float = 30.0

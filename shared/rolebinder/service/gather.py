@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 from rolebinder.aliyun.retry import Backoff, Deadline, backoff_delays
 from rolebinder.domain.instance import Instance
 from rolebinder.errors import CloudError
 from rolebinder.service.binder import BindPort
 from rolebinder.service.roles import RamPort, RoleCache
+from rolebinder.value import Value
 
 
 class EcsPort(BindPort, Protocol):
@@ -23,7 +24,7 @@ class EcsPort(BindPort, Protocol):
     def list_instances(self) -> Iterator[list[Instance]]: ...
 
 
-class RoleVerdict(NamedTuple):
+class RoleVerdict(Value):
     """A role check's answer: None when the role may be attached, else the reason; or the
     error that kept the check from answering."""
 

@@ -12,7 +12,7 @@ get; fresh instances (no history yet) share them, which keeps the attach path's 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 from rolebinder.aliyun.ecs import TAG_BATCH, chunks
 from rolebinder.domain.instance import Instance
@@ -24,6 +24,7 @@ from rolebinder.domain.ownership import (
     with_change,
 )
 from rolebinder.errors import CloudError
+from rolebinder.value import Value
 
 
 class TagPort(Protocol):
@@ -31,7 +32,7 @@ class TagPort(Protocol):
     def untag_instances(self, keys: Sequence[str], instance_ids: Sequence[str]) -> set[str]: ...
 
 
-class ChangeLog(NamedTuple):
+class ChangeLog(Value):
     """How to record a change at `now` (flap damping): the last `keep` times within `window`."""
 
     now: float
@@ -42,7 +43,7 @@ class ChangeLog(NamedTuple):
         return with_change(instance.tags.get(CHANGES_KEY), self.now, self.window, self.keep)
 
 
-class MarkResult(NamedTuple):
+class MarkResult(Value):
     """Which instances were marked, which answered with an error, which had vanished."""
 
     marked: set[str]

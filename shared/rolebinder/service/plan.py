@@ -8,7 +8,6 @@ gathered verdicts into the outcomes that need no write and the plans the apply s
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import NamedTuple
 
 from rolebinder.domain import reasons
 from rolebinder.domain.decision import Action, decide
@@ -19,12 +18,13 @@ from rolebinder.errors import CloudError
 from rolebinder.mapping.model import AUDIT, RoleMapping
 from rolebinder.service.binder import Plan
 from rolebinder.service.gather import RoleVerdict
+from rolebinder.value import Value
 
 EventOf = Callable[[str], "str | None"]
 _WRITES = (Action.ATTACH, Action.REPLACE, Action.DETACH)
 
 
-class Planner(NamedTuple):
+class Planner(Value):
     """The pure half of the engine: one mapping, one moment, dry run or not."""
 
     mapping: RoleMapping
