@@ -16,7 +16,10 @@ construction than a generated one. A subclass that must check or convert its fie
 from __future__ import annotations
 
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
 
 _MISSING: Any = object()
 _TUPLE_NEW = tuple.__new__
@@ -74,10 +77,11 @@ class _ValueType(type):
 
 class _Value(tuple, metaclass=_ValueType):  # type: ignore[type-arg]
     __slots__ = ()
-    _fields: tuple[str, ...] = ()
-    _field_defaults: dict[str, Any] = {}
-    _defaults: tuple[Any, ...] = ()
-    _positions: dict[str, int] = {}
+    # Set on each Value class (unannotated: typing.get_type_hints of a class reads its bases').
+    _fields = ()
+    _field_defaults = {}
+    _defaults = ()
+    _positions = {}
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         count = len(cls._fields)

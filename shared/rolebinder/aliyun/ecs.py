@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
 
 from aliyunsdkecs.request.v20140526.AttachInstanceRamRoleRequest import AttachInstanceRamRoleRequest
 from aliyunsdkecs.request.v20140526.DescribeInstanceRamRoleRequest import (
@@ -25,6 +24,10 @@ from rolebinder.aliyun.transport import TRANSIENT_CODES, Answer, Transport, item
 from rolebinder.domain.instance import Instance
 from rolebinder.errors import CloudError
 from rolebinder.value import Value
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
 
 DESCRIBE_BATCH = 100
 ROLE_BATCH = 50

@@ -13,7 +13,6 @@ import json
 import re
 import threading
 from collections.abc import Callable
-from typing import Any
 
 from aliyunsdkcore.acs_exception.exceptions import ClientException, ServerException
 from aliyunsdkcore.client import AcsClient
@@ -24,6 +23,10 @@ from rolebinder.aliyun.retry import Backoff, Deadline, retry_transient
 from rolebinder.domain import ids
 from rolebinder.errors import CloudError, MalformedResponseError
 from rolebinder.value import Value
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
 
 THROTTLING_CODES = frozenset(
     {

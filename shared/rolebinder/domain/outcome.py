@@ -6,12 +6,16 @@ rendering records does no I/O; `rolebinder.entrypoints.invocation` writes them.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
-
 from rolebinder.domain import reasons
 from rolebinder.domain.decision import Action, Decision
 from rolebinder.mapping.model import AUDIT
 from rolebinder.value import Value
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+else:
+    Protocol = object  # the ports are for type checkers: nothing checks them at run time
 
 ATTACHED = "attached"
 REPLACED = "replaced"

@@ -9,12 +9,15 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
 
 from rolebinder.domain import ids
 from rolebinder.domain.ownership import DEFAULT_DEPLOYMENT
 from rolebinder.errors import InputError
 from rolebinder.value import Value
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
 
 # The tag-to-role mapping file (YAML or JSON). Required by the handlers.
 MAPPING = "ROLEBINDER_MAPPING"

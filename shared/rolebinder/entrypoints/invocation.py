@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Iterator, Mapping
-from typing import Any
 
 from rolebinder.aliyun.retry import Deadline
 from rolebinder.aliyun.transport import CallCount
@@ -35,6 +34,10 @@ from rolebinder.intake.events import (
 )
 from rolebinder.output.journal import Journal
 from rolebinder.service.engine import Engine
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
 
 # Outcomes that also get a warning line, for Log Service alerts.
 _WARNED = frozenset({reasons.CONTESTED, reasons.FLAPPING})

@@ -11,7 +11,6 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any
 
 from aliyunsdkcore.auth.credentials import AccessKeyCredential, StsTokenCredential
 from aliyunsdkcore.client import AcsClient
@@ -32,6 +31,10 @@ from rolebinder.service.accounts import CredentialCache, MemberList
 from rolebinder.service.engine import Engine, EngineOptions
 from rolebinder.service.recent import SettledCache
 from rolebinder.service.roles import RoleCache
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
 
 SDK_LOGGERS = ("aliyunsdkcore", "aliyunsdkcore.client", "aliyunsdkcore.http.http_response")
 

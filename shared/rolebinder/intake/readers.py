@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, NoReturn
 
 from rolebinder.domain import ids
 from rolebinder.errors import EventError
 from rolebinder.value import Value
 
-JsonObject = dict[str, Any]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
+JsonObject = dict[str, "Any"]  # a string: typing is imported only by type checkers
 
 # One event naming more instances than this is not something the cloud sends; refuse it
 # rather than fan out thousands of API reads. Each API call record is held to its own

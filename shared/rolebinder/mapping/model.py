@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Any
 
 from rolebinder.errors import MappingError, Problem
 from rolebinder.mapping import scoped_policy
@@ -23,6 +22,10 @@ from rolebinder.mapping.scoped_policy import compact
 from rolebinder.mapping.scopes import SCOPES
 from rolebinder.mapping.text import parse_text, read_text
 from rolebinder.value import Value
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
 
 KEEP = "keep"
 REPLACE = "replace"

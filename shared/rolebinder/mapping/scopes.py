@@ -9,10 +9,12 @@ entry here, plus the Instance attribute it reads when that is new.
 
 from __future__ import annotations
 
-from typing import Any
-
 from rolebinder.domain import ids
 from rolebinder.value import Value
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Scope(Value):

@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Protocol, TypeVar
 
 from rolebinder.aliyun.ecs import BIND_BATCH, TAG_BATCH, BindResult, chunks
 from rolebinder.domain import reasons
@@ -40,8 +39,15 @@ from rolebinder.errors import CloudError
 from rolebinder.service.markers import ChangeLog, Markers, TagPort
 from rolebinder.value import Value
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Protocol, TypeVar
+
+    K = TypeVar("K")
+else:
+    Protocol = object  # the ports are for type checkers: nothing checks them at run time
+
 RestorePolicy = tuple[bool, "str | None"]
-K = TypeVar("K")
 
 
 class BindPort(TagPort, Protocol):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Protocol
 
 from rolebinder.aliyun.retry import Backoff, Deadline, backoff_delays
 from rolebinder.domain.instance import Instance
@@ -17,6 +16,12 @@ from rolebinder.errors import CloudError
 from rolebinder.service.binder import BindPort
 from rolebinder.service.roles import RamPort, RoleCache
 from rolebinder.value import Value
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Protocol
+else:
+    Protocol = object  # the ports are for type checkers: nothing checks them at run time
 
 
 class EcsPort(BindPort, Protocol):

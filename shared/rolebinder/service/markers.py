@@ -12,7 +12,6 @@ get; fresh instances (no history yet) share them, which keeps the attach path's 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Protocol
 
 from rolebinder.aliyun.ecs import TAG_BATCH, chunks
 from rolebinder.domain.instance import Instance
@@ -25,6 +24,12 @@ from rolebinder.domain.ownership import (
 )
 from rolebinder.errors import CloudError
 from rolebinder.value import Value
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Protocol
+else:
+    Protocol = object  # the ports are for type checkers: nothing checks them at run time
 
 
 class TagPort(Protocol):
