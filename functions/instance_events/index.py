@@ -15,10 +15,8 @@ raises; transient API failures left at the deadline raise, so the event is deliv
 
 from __future__ import annotations
 
-from typing import Any
-
 from rolebinder.entrypoints.invocation import handle
 
 
-def handler(event: bytes, context: Any) -> dict[str, Any]:
+def handler(event: bytes, context: object) -> dict[str, object]:
     return handle(event, context, function="instance_events")

@@ -9,10 +9,8 @@ Environment variables and errors: as functions/instance_events/index.py, plus RO
 
 from __future__ import annotations
 
-from typing import Any
-
 from rolebinder.entrypoints.invocation import handle
 
 
-def handler(event: bytes, context: Any) -> dict[str, Any]:
+def handler(event: bytes, context: object) -> dict[str, object]:
     return handle(event, context, function="reconcile")

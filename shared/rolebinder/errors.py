@@ -9,7 +9,7 @@ exceptions; everything above them sees only these types.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from rolebinder.value import Value
 
 
 class RolebinderError(Exception):
@@ -24,8 +24,7 @@ class EventError(InputError):
     """An event could not be parsed; the message names the field and the problem."""
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(Value):
     """One validation problem at a JSON path such as `rules[1].when.tags`."""
 
     path: str

@@ -37,7 +37,7 @@ MAPPING = {
 
 def strings_of(trigger: Trigger) -> list[str]:
     """Every string a trigger carries to the journal."""
-    values = vars(trigger).values()
+    values = trigger._asdict().values()
     return [v for v in values if isinstance(v, str)] + [
         item for v in values if isinstance(v, tuple) for item in v
     ]

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from rolebinder.value import Value
 
 
-@dataclass(frozen=True)
-class Credentials:
+class Credentials(Value):
     access_key_id: str
-    access_key_secret: str = field(repr=False)  # never printed
-    security_token: str | None = field(default=None, repr=False)
+    access_key_secret: str
+    security_token: str | None = None
+
+    def __repr__(self) -> str:
+        # The secret and the token are never printed.
+        return f"Credentials(access_key_id={self.access_key_id!r})"
 
 
-@dataclass(frozen=True)
-class TemporaryCredentials:
+class TemporaryCredentials(Value):
     """STS credentials and when they stop working (epoch seconds, from STS's Expiration)."""
 
     credentials: Credentials

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 from aliyunsdkecs.request.v20140526.AttachInstanceRamRoleRequest import AttachInstanceRamRoleRequest
 from aliyunsdkecs.request.v20140526.DescribeInstanceRamRoleRequest import (
@@ -25,6 +23,11 @@ from aliyunsdkecs.request.v20140526.UntagResourcesRequest import UntagResourcesR
 from rolebinder.aliyun.transport import TRANSIENT_CODES, Answer, Transport, item_get
 from rolebinder.domain.instance import Instance
 from rolebinder.errors import CloudError
+from rolebinder.value import Value
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
 
 DESCRIBE_BATCH = 100
 ROLE_BATCH = 50
@@ -36,8 +39,7 @@ _SPLIT_CODES = frozenset({"InvalidInstanceId.NotFound", "InvalidNetworkType.Mism
 _TAG_SPLIT_CODES = frozenset({"InvalidResourceId.NotFound"})
 
 
-@dataclass(frozen=True)
-class BindResult:
+class BindResult(Value):
     """What Attach/Detach said about one instance."""
 
     instance_id: str

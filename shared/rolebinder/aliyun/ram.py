@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
 
 from aliyunsdkram.request.v20150501.GetRoleRequest import GetRoleRequest
 
 from rolebinder.aliyun.transport import Answer, Transport
 from rolebinder.errors import CloudError
+from rolebinder.value import Value
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
 
 ECS_SERVICE = "ecs.aliyuncs.com"
 
 
-@dataclass(frozen=True)
-class RoleInfo:
+class RoleInfo(Value):
     name: str
     trusts_ecs: bool
 

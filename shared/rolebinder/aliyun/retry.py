@@ -9,16 +9,18 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import TypeVar
 
 from rolebinder.errors import CloudError
+from rolebinder.value import Value
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Backoff:
+class Backoff(Value):
     """Exponential backoff with full jitter: delay n is uniform in [0, min(cap, base * 2**n)]."""
 
     base: float = 0.2

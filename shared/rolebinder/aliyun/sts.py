@@ -7,17 +7,17 @@ that does not name the caller: the three cannot be told apart.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 
 from rolebinder.aliyun.credentials import Credentials, TemporaryCredentials
 from rolebinder.aliyun.transport import Answer, Transport
+from rolebinder.domain import ids
 
 # The older docs allow 900-3600 s and the newer up to the role's MaxSessionDuration; 3600 is
 # valid under both (research §1).
 SESSION_SECONDS = 3600
 # RoleSessionName: 2-32 characters under the older docs, 2-64 under the newer.
-_SESSION_NAME = re.compile(r"[^A-Za-z0-9.@_-]")
+_SESSION_NAME = ids.Pattern(r"[^A-Za-z0-9.@_-]")
 MAX_SESSION_NAME = 32
 
 

@@ -13,8 +13,6 @@ import json
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 from aliyunsdkcore.acs_exception.exceptions import ClientException, ServerException
 from aliyunsdkcore.client import AcsClient
@@ -22,7 +20,13 @@ from aliyunsdkcore.request import RpcRequest
 
 from rolebinder.aliyun.pacing import Pacer
 from rolebinder.aliyun.retry import Backoff, Deadline, retry_transient
+from rolebinder.domain import ids
 from rolebinder.errors import CloudError, MalformedResponseError
+from rolebinder.value import Value
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
 
 THROTTLING_CODES = frozenset(
     {
@@ -44,7 +48,7 @@ TRANSIENT_CODES = THROTTLING_CODES | {
     "SDK.ServerUnreachable",
 }
 # The SignatureDoesNotMatch message echoes the string to sign, which holds the security token.
-_SECRETS = re.compile(
+_SECRETS = ids.Pattern(
     r"(server string to sign is:).*|(SecurityToken|Signature)(=|%3D)[^&\s]*", re.I
 )
 # Keeps a call from waiting past what is left of the invocation.
@@ -68,21 +72,48 @@ class CallCount:
             self.total += 1
 
 
-@dataclass(frozen=True)
-class CallLimits:
-    api_timeout: float = 10.0
-    connect_timeout: float = 3.0
-    backoff: Backoff = field(default_factory=Backoff)
-    pacer: Pacer | None = (
-        None  # container-wide; spaces each action's calls (rolebinder.aliyun.pacing)
-    )
-    calls: CallCount = field(default_factory=CallCount)  # this invocation's requests
+_BACKOFF = Backoff()
+
+
+class _Limits(Value):
+    api_timeout: float
+    connect_timeout: float
+    backoff: Backoff
+    pacer: Pacer | None  # container-wide; spaces each action's calls (rolebinder.aliyun.pacing)
+    calls: CallCount  # this invocation's requests
+
+
+class CallLimits(_Limits):
+    """How one invocation calls the API; `calls` defaults to a fresh counter."""
+
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        api_timeout: float = 10.0,
+        connect_timeout: float = 3.0,
+        backoff: Backoff = _BACKOFF,
+        pacer: Pacer | None = None,
+        calls: CallCount | None = None,
+    ) -> CallLimits:
+        return super().__new__(
+            cls,
+            api_timeout,
+            connect_timeout,
+            backoff,
+            pacer,
+            CallCount() if calls is None else calls,
+        )
+
+
+# The limits of a Transport built without any (tests, tools): one shared counter, as before.
+_NO_LIMITS = CallLimits()
 
 
 class Transport:
     """Sends requests for one SDK client under one invocation's deadline."""
 
-    def __init__(self, client: AcsClient, deadline: Deadline, limits: CallLimits = CallLimits()):
+    def __init__(self, client: AcsClient, deadline: Deadline, limits: CallLimits = _NO_LIMITS):
         self.client = client
         self.deadline = deadline
         self.limits = limits

@@ -84,11 +84,7 @@ def _unowned(ecs: EcsGateway, mapping: RoleMapping) -> Any:
         for instance in vpc:
             role = roles.get(instance.instance_id)
             if role is not None and mapping.manages(role) and not same_role(instance.marker, role):
-                yield Instance(**{**_fields(instance), "role": role})
-
-
-def _fields(instance: Instance) -> dict[str, Any]:
-    return {name: getattr(instance, name) for name in instance.__dataclass_fields__}
+                yield instance._replace(role=role)
 
 
 def _mark(ecs: EcsGateway, instances: list[Instance], deployment: str) -> dict[str, str]:

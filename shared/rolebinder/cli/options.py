@@ -62,7 +62,7 @@ def regions(args: argparse.Namespace) -> list[str]:
 
 def fleet(args: argparse.Namespace, runtime: Runtime, dry_run: bool = True) -> Fleet:
     """The accounts the command acts in, each with its credentials (assumed when a member)."""
-    settings = dataclasses.replace(runtime.settings, dry_run=dry_run)
+    settings = runtime.settings._replace(dry_run=dry_run)
     return Fleet(
         runtime,
         credentials_from(environment(args)),
@@ -94,7 +94,9 @@ def console(**options: Any) -> Console:
 
 
 def as_json(value: Any) -> Any:
-    """JSON-friendly copy of dataclasses, sets and tuples."""
+    """JSON-friendly copy of values (NamedTuples and dataclasses), sets and tuples."""
+    if isinstance(value, tuple) and hasattr(value, "_asdict"):
+        return {name: as_json(v) for name, v in value._asdict().items()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: as_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, (list, tuple, set, frozenset)):

@@ -7,7 +7,6 @@ did not match, for `rolebinder explain`. The decision table is documented in doc
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from enum import Enum
 
 from rolebinder.domain import reasons
@@ -23,6 +22,7 @@ from rolebinder.mapping.model import (
     TagCondition,
 )
 from rolebinder.mapping.scopes import SCOPES
+from rolebinder.value import Value
 
 
 class Action(str, Enum):
@@ -35,8 +35,7 @@ class Action(str, Enum):
     SKIP = "skip"  # nothing is written; `reason` says why
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(Value):
     """The outcome of `decide`: the action, the roles involved, why, and which rule won."""
 
     action: Action
@@ -54,8 +53,7 @@ class Decision:
         return self.action in WRITE_ACTIONS
 
 
-@dataclass(frozen=True)
-class RuleVerdict:
+class RuleVerdict(Value):
     """One rule judged against one instance: matched or not, why, and the role it resolves to."""
 
     rule: Rule
@@ -64,8 +62,7 @@ class RuleVerdict:
     role: str | None
 
 
-@dataclass(frozen=True)
-class Evaluation:
+class Evaluation(Value):
     """Every rule's verdict, in mapping order, and the matched rules with the highest priority."""
 
     verdicts: tuple[RuleVerdict, ...]
@@ -99,7 +96,7 @@ def decide(
     """
     winners = evaluate(instance, mapping).winners
     decision = _decide(instance, mapping, winners, deployment)
-    decision = replace(decision, mode=_mode(mapping, winners, decision))
+    decision = decision._replace(mode=_mode(mapping, winners, decision))
     if now is None or not decision.writes:
         return decision
     return _damped(instance, mapping, decision, now)
@@ -123,7 +120,7 @@ def _damped(instance: Instance, mapping: RoleMapping, decision: Decision, now: f
         f"(limits.max_flips {limits.max_flips}): left alone until that window passes; "
         f"wanted: {decision.detail}"
     )
-    return replace(decision, action=Action.SKIP, reason=reasons.FLAPPING, detail=detail)
+    return decision._replace(action=Action.SKIP, reason=reasons.FLAPPING, detail=detail)
 
 
 def _decide(

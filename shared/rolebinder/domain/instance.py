@@ -7,7 +7,6 @@ and the pure decision function reads it. Tags here always come from the API, nev
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from rolebinder.domain.ownership import (
@@ -18,28 +17,60 @@ from rolebinder.domain.ownership import (
     recent_changes,
     same_role,
 )
+from rolebinder.value import Value
 
 VPC = "vpc"
 CLASSIC = "classic"
+_NO_TAGS: Mapping[str, str] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
-class Instance:
-    """An ECS instance as read from the API, with its current instance RAM role (or None)."""
-
+class _Read(Value):
     instance_id: str
     region: str
     network_type: str  # "vpc" | "classic"
     status: str  # Pending | Starting | Running | Stopping | Stopped
-    tags: Mapping[str, str] = field(default_factory=dict)
-    vpc_id: str | None = None
-    resource_group_id: str | None = None
-    role: str | None = None
-    account_id: str | None = None  # the account whose credentials read it
+    tags: Mapping[str, str]
+    vpc_id: str | None
+    resource_group_id: str | None
+    role: str | None
+    account_id: str | None  # the account whose credentials read it
 
-    def __post_init__(self) -> None:
-        # Freeze the tag mapping so a decision can never be influenced by later mutation.
-        object.__setattr__(self, "tags", MappingProxyType(dict(self.tags)))
+
+class Instance(_Read):
+    """An ECS instance as read from the API, with its current instance RAM role (or None).
+
+    Immutable (a `rolebinder.value.Value`: a NamedTuple), and so are its tags: copied into a
+    read-only mapping at construction, so a decision can never be influenced by later mutation
+    of the dict it was built from (`_replace` and `_make` construct through here too).
+    """
+
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        instance_id: str,
+        region: str,
+        network_type: str,
+        status: str,
+        tags: Mapping[str, str] = _NO_TAGS,
+        vpc_id: str | None = None,
+        resource_group_id: str | None = None,
+        role: str | None = None,
+        account_id: str | None = None,
+    ) -> Instance:
+        frozen = MappingProxyType(dict(tags))
+        return super().__new__(
+            cls,
+            instance_id,
+            region,
+            network_type,
+            status,
+            frozen,
+            vpc_id,
+            resource_group_id,
+            role,
+            account_id,
+        )
 
     @property
     def is_vpc(self) -> bool:

@@ -6,12 +6,16 @@ rendering records does no I/O; `rolebinder.entrypoints.invocation` writes them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any, Protocol
-
 from rolebinder.domain import reasons
 from rolebinder.domain.decision import Action, Decision
 from rolebinder.mapping.model import AUDIT
+from rolebinder.value import Value
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+else:
+    Protocol = object  # the ports are for type checkers: nothing checks them at run time
 
 ATTACHED = "attached"
 REPLACED = "replaced"
@@ -31,8 +35,7 @@ _BY_ACTION = {
 }
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(Value):
     """What happened (or, in a dry run, would happen) to one instance."""
 
     outcome: str
@@ -111,8 +114,7 @@ def failed(
     retryable: bool = False,
 ) -> Outcome:
     """`base` turned into a failure."""
-    return replace(
-        base,
+    return base._replace(
         outcome=FAILED,
         reason=reason,
         error_code=error_code,

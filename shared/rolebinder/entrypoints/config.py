@@ -7,14 +7,17 @@ build settings without touching the process environment.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
 
 from rolebinder.domain import ids
 from rolebinder.domain.ownership import DEFAULT_DEPLOYMENT
 from rolebinder.errors import InputError
+from rolebinder.value import Value
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
 
 # The tag-to-role mapping file (YAML or JSON). Required by the handlers.
 MAPPING = "ROLEBINDER_MAPPING"
@@ -83,15 +86,14 @@ DEFAULT_BUDGET_SECONDS = 120.0
 _REGION = ids.matcher(ids.REGION)
 _ACCOUNT = ids.matcher(ids.ACCOUNT_ID)
 # RAM role names: 1-64 letters, digits, '.', '-' (RAM's CreateRole rule).
-_ROLE_NAME = re.compile(r"[A-Za-z0-9.-]{1,64}")
-_FUNCTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
-_DEPLOYMENT_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_ROLE_NAME = ids.Pattern(r"[A-Za-z0-9.-]{1,64}")
+_FUNCTION_NAME = ids.Pattern(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
+_DEPLOYMENT_NAME = ids.Pattern(r"[A-Za-z0-9._-]{1,64}")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(Value):
     """Runtime settings, resolved once per container or CLI run."""
 
     mapping_path: str | None = None
@@ -105,7 +107,7 @@ class Settings:
     deadline_margin: float = DEFAULT_DEADLINE_MARGIN
     api_timeout: float = DEFAULT_API_TIMEOUT
     default_region: str | None = None
-    rate_limits: Mapping[str, float] = field(default_factory=dict)
+    rate_limits: Mapping[str, float] = MappingProxyType({})  # read-only: shared default
     settled_seconds: float = DEFAULT_SETTLED_SECONDS
     deployment: str = DEFAULT_DEPLOYMENT
     member_accounts: tuple[str, ...] = ()

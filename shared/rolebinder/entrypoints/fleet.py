@@ -14,8 +14,6 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
 
 from rolebinder.aliyun.credentials import Credentials
 from rolebinder.aliyun.retry import Deadline
@@ -28,6 +26,7 @@ from rolebinder.entrypoints.wiring import Gateways, Runtime, build_engine
 from rolebinder.errors import CloudError, InputError, RolebinderError
 from rolebinder.intake.events import InstanceCheck
 from rolebinder.service.engine import Engine
+from rolebinder.value import Value
 
 # Shards swept at once in one run (each runs its own pipeline of threads).
 SHARD_WORKERS = 8
@@ -42,8 +41,7 @@ class NotServedError(RolebinderError):
     """An account this deployment does not serve (its events are `foreign-account`)."""
 
 
-@dataclass(frozen=True)
-class ShardDone:
+class ShardDone(Value):
     """A shard's sweep finished, having seen `seen` instances (`reached`: its account could be
     acted in at all)."""
 
@@ -196,7 +194,7 @@ class Fleet:
         self.runtime.member_credentials.forget(account or "")
         with self._lock:
             self._engines.pop(account, None)
-        return replace(outcome, retryable=True)
+        return outcome._replace(retryable=True)
 
     def unreachable(
         self,
@@ -249,6 +247,8 @@ def _interleave(
 ) -> Iterator[Outcome | ShardDone]:
     """Run the streams in threads (SHARD_WORKERS at once); their items in arrival order. A
     consumer that stops early (or fails) stops the streams at their next item."""
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - off an event's cold start
+
     items: queue.Queue[object] = queue.Queue(maxsize=1000)  # memory stays flat
     stop = threading.Event()
 

@@ -12,10 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from rolebinder.aliyun.functions import FunctionGateway
 from rolebinder.domain import reasons
 from rolebinder.domain.outcome import Outcome
-from rolebinder.entrypoints.fanout import fan_out
 from rolebinder.entrypoints.fleet import Fleet, ShardDone
 from rolebinder.errors import CloudError
 from rolebinder.intake.events import SweepRequest
@@ -103,6 +101,10 @@ class Sweeping:
         return [item for item in asked if item in allowed]
 
     def _fan_out(self, function: str, accounts: list[str], regions: list[str]) -> None:
+        # Imported here: only a hub's fanned-out sweep needs the FC client and its thread pool.
+        from rolebinder.aliyun.functions import FunctionGateway  # noqa: PLC0415
+        from rolebinder.entrypoints.fanout import fan_out  # noqa: PLC0415
+
         gateway = FunctionGateway(
             self.fleet.credentials,
             self.fleet.home_region,

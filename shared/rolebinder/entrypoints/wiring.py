@@ -11,8 +11,6 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any
 
 from aliyunsdkcore.auth.credentials import AccessKeyCredential, StsTokenCredential
 from aliyunsdkcore.client import AcsClient
@@ -33,6 +31,10 @@ from rolebinder.service.accounts import CredentialCache, MemberList
 from rolebinder.service.engine import Engine, EngineOptions
 from rolebinder.service.recent import SettledCache
 from rolebinder.service.roles import RoleCache
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
 
 SDK_LOGGERS = ("aliyunsdkcore", "aliyunsdkcore.client", "aliyunsdkcore.http.http_response")
 
@@ -121,22 +123,30 @@ class ClientPool:
         return client
 
 
-@dataclass
 class Gateways:
     """Gateways for one invocation: they share its deadline."""
 
-    pool: ClientPool
-    credentials: Credentials
-    deadline: Deadline
-    limits: CallLimits
-    home_region: str
-    account_id: str | None = None  # whose credentials these are (instances read carry it)
+    def __init__(
+        self,
+        pool: ClientPool,
+        credentials: Credentials,
+        deadline: Deadline,
+        limits: CallLimits,
+        home_region: str,
+        account_id: str | None = None,  # whose credentials these are (instances read carry it)
+    ) -> None:
+        self.pool = pool
+        self.credentials = credentials
+        self.deadline = deadline
+        self.limits = limits
+        self.home_region = home_region
+        self.account_id = account_id
 
     def ecs(self, region: str) -> EcsGateway:
         client = self.pool.client(region, self.credentials)
         limits = self.limits
         if limits.pacer is not None:  # ECS quotas are per region: regions swept side by side
-            limits = replace(limits, pacer=limits.pacer.region(region))
+            limits = limits._replace(pacer=limits.pacer.region(region))
         return EcsGateway(Transport(client, self.deadline, limits), region, self.account_id)
 
     def ram(self) -> RamGateway:
@@ -154,23 +164,34 @@ class Gateways:
         return Transport(client, self.deadline, self.limits)
 
 
-@dataclass
 class Runtime:
     """What a warm container keeps between invocations: settings, the validated mapping, and
     the caches and pools that make later invocations cheaper."""
 
-    settings: config.Settings
-    mapping: RoleMapping
-    roles: RoleCache
-    pool: ClientPool
-    pacer: Pacer
-    settled: SettledCache
-    member_credentials: CredentialCache
-    members: MemberList
-    # Role verdicts and call pacing are per account: each member has its own roles and quotas.
-    _member_roles: dict[str, RoleCache] = field(default_factory=dict)
-    _member_pacers: dict[str, Pacer] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    def __init__(
+        self,
+        settings: config.Settings,
+        mapping: RoleMapping,
+        roles: RoleCache,
+        pool: ClientPool,
+        pacer: Pacer,
+        settled: SettledCache,
+        member_credentials: CredentialCache,
+        members: MemberList,
+    ) -> None:
+        self.settings = settings
+        self.mapping = mapping
+        self.roles = roles
+        self.pool = pool
+        self.pacer = pacer
+        self.settled = settled
+        self.member_credentials = member_credentials
+        self.members = members
+        # Role verdicts and call pacing are per account: each member has its own roles and
+        # quotas.
+        self._member_roles: dict[str, RoleCache] = {}
+        self._member_pacers: dict[str, Pacer] = {}
+        self._lock = threading.Lock()
 
     def roles_of(self, account_id: str | None) -> RoleCache:
         """The account's role-check cache (the home account's is `roles`)."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass
 
 from rolebinder.domain import reasons
 from rolebinder.domain.ownership import only_reserved
@@ -32,6 +31,7 @@ from rolebinder.intake.readers import (
     show,
 )
 from rolebinder.intake.readers import account_id as account
+from rolebinder.value import Value
 
 KIND_INSTANCE_STATE = "instance-state"
 KIND_TAG_CHANGE = "tag-change"
@@ -57,10 +57,7 @@ _ECS_INSTANCE_TYPE = "aliyun::ecs::instance"
 _TRAIL_MARKERS = frozenset({"eventType", "eventId", "eventVersion", "acsRegion", "userIdentity"})
 
 
-@dataclass(frozen=True)
-class InstanceCheck:
-    """Read these instances from the API and bind what the mapping says."""
-
+class _Check(Value):
     instance_ids: tuple[str, ...]
     region: str | None
     account_id: str | None
@@ -68,9 +65,26 @@ class InstanceCheck:
     event_kind: str
     event_name: str
 
-    def __post_init__(self) -> None:
-        if not self.instance_ids:
+
+class InstanceCheck(_Check):
+    """Read these instances from the API and bind what the mapping says (at least one)."""
+
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        instance_ids: tuple[str, ...],
+        region: str | None,
+        account_id: str | None,
+        event_id: str | None,
+        event_kind: str,
+        event_name: str,
+    ) -> InstanceCheck:
+        if not instance_ids:
             raise ValueError("an InstanceCheck names at least one instance")
+        return super().__new__(
+            cls, instance_ids, region, account_id, event_id, event_kind, event_name
+        )
 
     @property
     def announces_new(self) -> bool:
@@ -78,8 +92,7 @@ class InstanceCheck:
         return self.event_kind == KIND_INSTANCE_STATE or self.event_name in CREATION_CALLS
 
 
-@dataclass(frozen=True)
-class SweepRequest:
+class SweepRequest(Value):
     """The FC timer fired: sweep the given regions and accounts, or the configured ones when
     empty (a hub's fan-out names one account)."""
 
@@ -90,8 +103,7 @@ class SweepRequest:
     account_ids: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class IgnoredEvent:
+class IgnoredEvent(Value):
     """Nothing to do for this event; `reason` is a constant from rolebinder.domain.reasons."""
 
     event_id: str | None
@@ -106,8 +118,7 @@ class IgnoredEvent:
 Trigger = InstanceCheck | SweepRequest | IgnoredEvent
 
 
-@dataclass(frozen=True)
-class _Meta:
+class _Meta(Value):
     """Where an event came from, shared by every trigger built from it."""
 
     event_id: str | None = None
@@ -444,8 +455,7 @@ def _add_tags(record: Fields, meta: _Meta, name: str) -> Trigger:
     return meta.check((instance,), KIND_API_CALL, name)
 
 
-@dataclass(frozen=True)
-class ApiCallSource:
+class ApiCallSource(Value):
     """One ActionTrail API call rolebinder reacts to, declared once: how its record is read,
     whether it announces new instances (which the API may not show yet), the handler
     template.yml routes it to, and the sample in events/ that shows it (tests check both)."""

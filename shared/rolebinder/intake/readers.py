@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from typing import Any, NoReturn
 
 from rolebinder.domain import ids
 from rolebinder.errors import EventError
+from rolebinder.value import Value
 
-JsonObject = dict[str, Any]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
+JsonObject = dict[str, "Any"]  # a string: typing is imported only by type checkers
 
 # One event naming more instances than this is not something the cloud sends; refuse it
 # rather than fan out thousands of API reads. Each API call record is held to its own
@@ -33,11 +36,11 @@ _REGION_LIMIT = 64
 _ACCOUNT = ids.matcher(ids.ACCOUNT_ID)
 # Events write `acs:ecs:<region>:<uid>:instance/<id>`; the Tag service writes the same with an
 # `arn:` prefix and may use `*` for region and account. DOTALL so a newline cannot hide.
-_ARN = re.compile(r"(?:arn:)?acs:([^:]*):[^:]*:[^:]*:([^/:]+)/(.*)", re.DOTALL)
+_ARN = ids.Pattern(r"(?:arn:)?acs:([^:]*):[^:]*:[^:]*:([^/:]+)/(.*)", re.DOTALL)
 _SHOW_LIMIT = 80
 # What cannot go on one log line as it is: C0/C1 controls, line and paragraph separators, and
 # lone surrogates, which JSON escapes (\ud800) can produce but UTF-8 cannot encode.
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_UNPRINTABLE = ids.Pattern(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
 def fail(path: str, problem: str) -> NoReturn:
@@ -157,8 +160,7 @@ def check_count(count: int, path: str, limit: int = MAX_IDS) -> None:
         fail(path, f"{count} ids, more than the {limit} one event may name")
 
 
-@dataclass(frozen=True)
-class Fields:
+class Fields(Value):
     """A JSON object and its location in the event; each reader names that location on error."""
 
     obj: JsonObject

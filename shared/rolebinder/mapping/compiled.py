@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from typing import Any
 
 from rolebinder.errors import MappingError, Problem
 from rolebinder.mapping.model import (
@@ -26,6 +25,10 @@ from rolebinder.mapping.model import (
 )
 from rolebinder.mapping.schema import format_problems
 from rolebinder.mapping.text import parse_text, read_text
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
 
 COMPILED_SUFFIX = ".compiled.json"
 FORMAT = "rolebinder-mapping/1"

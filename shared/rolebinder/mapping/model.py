@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
 from rolebinder.errors import MappingError, Problem
 from rolebinder.mapping import scoped_policy
@@ -23,6 +21,11 @@ from rolebinder.mapping.schema import Found, format_problems, names, schema_prob
 from rolebinder.mapping.scoped_policy import compact
 from rolebinder.mapping.scopes import SCOPES
 from rolebinder.mapping.text import parse_text, read_text
+from rolebinder.value import Value
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
 
 KEEP = "keep"
 REPLACE = "replace"
@@ -34,16 +37,14 @@ DEFAULT_MAX_FLIPS = 3
 DEFAULT_FLIP_WINDOW = 3600
 
 
-@dataclass(frozen=True)
-class TagCondition:
+class TagCondition(Value):
     """A tag the instance must have, with one of `values` (None: any value, written "*")."""
 
     key: str
     values: tuple[str, ...] | None
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(Value):
     """One validated rule; a None scope is unrestricted; exactly one of role / role_from_tag."""
 
     name: str
@@ -73,8 +74,7 @@ class Rule:
         return isinstance(role, str) and role in (self.allowed_roles or ())
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(Value):
     """Blast-radius limits: changes per run (None: unlimited) and flap damping per instance."""
 
     max_changes: int | None = None
@@ -83,8 +83,7 @@ class Limits:
     flip_window: int = DEFAULT_FLIP_WINDOW
 
 
-@dataclass(frozen=True)
-class RoleMapping:
+class RoleMapping(Value):
     """A validated mapping: the role allow-list, the rules, and the policies."""
 
     version: int

@@ -30,10 +30,13 @@ and `hub_statements` / `directory_statement` are what the hub's own function rol
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from rolebinder.domain.ownership import MARKER_KEY, OWNER_KEY, RESERVED_PREFIX
 from rolebinder.mapping.model import DETACH, REPLACE, RoleMapping
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
 
 READ_ACTIONS = ("ecs:DescribeInstances", "ecs:DescribeInstanceRamRole")
 MARK_ACTION = "ecs:TagResources"

@@ -14,12 +14,15 @@ import json
 import os
 import re
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
 
+from rolebinder.domain import ids
 from rolebinder.errors import Problem
 from rolebinder.mapping.scopes import when_schema
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
+    from typing import Any
+
     from jsonschema.exceptions import ValidationError
 
 SCHEMA_PATH = os.path.join(os.path.dirname(__file__), "schemas", "mapping.schema.json")
@@ -33,9 +36,9 @@ MAX_VALUES = 10_000
 MAX_PROBLEMS = 50
 # What json.dumps leaves unescaped but a one-line, UTF-8 message cannot hold: DEL and the C1
 # controls, the line and paragraph separators, and lone surrogates.
-_UNPRINTABLE = re.compile(r"[\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_UNPRINTABLE = ids.Pattern(r"[\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
-KeyPath = tuple[Any, ...]
+KeyPath = tuple["Any", ...]  # a string: typing is imported only by type checkers
 Found = tuple[KeyPath, str]  # a problem before its path is formatted: (path elements, message)
 
 

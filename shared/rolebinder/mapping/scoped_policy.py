@@ -9,9 +9,12 @@ text rolebinder sends; `problems` says, in operator words, what is wrong with it
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from rolebinder.mapping.schema import show
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_POLICY_CHARS = 1024
 _STATEMENT_KEYS = frozenset(

@@ -9,14 +9,15 @@ entry here, plus the Instance attribute it reads when that is new.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from rolebinder.domain import ids
+from rolebinder.value import Value
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
 
 
-@dataclass(frozen=True)
-class Scope:
+class Scope(Value):
     """One scope: its key in `when`, the Instance attribute it reads, its ids' pattern."""
 
     key: str

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any
 
 from rolebinder.errors import MappingError, Problem
 from rolebinder.mapping.schema import MAX_DEPTH, show
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
 
 # A real mapping is a few KiB; pure-Python YAML parses ~250 KiB/s, so this caps the parse.
 MAX_FILE_BYTES = 256 * 1024

@@ -13,9 +13,12 @@ import sys
 import threading
 import time
 from collections import Counter
-from typing import Any, TextIO
 
 from rolebinder.domain.outcome import FAILED, Outcome
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 
 class Journal:

@@ -12,10 +12,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
 
 from rolebinder.aliyun.credentials import Credentials, TemporaryCredentials
 from rolebinder.aliyun.sts import SESSION_SECONDS, role_arn
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Protocol
+else:
+    Protocol = object  # the ports are for type checkers: nothing checks them at run time
 
 # Renewed this long before STS's Expiration: a sweep started on old credentials must finish.
 REFRESH_MARGIN = 900.0

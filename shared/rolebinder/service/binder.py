@@ -19,8 +19,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
-from typing import Protocol, TypeVar
 
 from rolebinder.aliyun.ecs import BIND_BATCH, TAG_BATCH, BindResult, chunks
 from rolebinder.domain import reasons
@@ -39,9 +37,17 @@ from rolebinder.domain.outcome import (
 from rolebinder.domain.ownership import DEFAULT_DEPLOYMENT, MARKER_KEY, same_role
 from rolebinder.errors import CloudError
 from rolebinder.service.markers import ChangeLog, Markers, TagPort
+from rolebinder.value import Value
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Protocol, TypeVar
+
+    K = TypeVar("K")
+else:
+    Protocol = object  # the ports are for type checkers: nothing checks them at run time
 
 RestorePolicy = tuple[bool, "str | None"]
-K = TypeVar("K")
 
 
 class BindPort(TagPort, Protocol):
@@ -54,8 +60,7 @@ class BindPort(TagPort, Protocol):
     def detach_role(self, role: str, instance_ids: Sequence[str]) -> dict[str, BindResult]: ...
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(Value):
     """One instance's decision and the outcome it has if the writes succeed."""
 
     instance: Instance
@@ -67,8 +72,7 @@ class Plan:
         return self.instance.instance_id
 
 
-@dataclass(frozen=True)
-class _Failure:
+class _Failure(Value):
     code: str
     message: str
     request_id: str | None
@@ -154,7 +158,7 @@ class Binder:
                 "(`rolebinder adopt`), rolebinder reports this instance as contested"
             )
             outcome = done[instance_id]
-            done[instance_id] = replace(outcome, detail=f"{outcome.detail}; {note}")
+            done[instance_id] = outcome._replace(detail=f"{outcome.detail}; {note}")
 
     def _unmark_refused(self, plans: list[Plan], done: dict[str, Outcome]) -> None:
         """Blank the marker of fresh attaches that failed: it names a role they do not have."""
@@ -169,7 +173,7 @@ class Binder:
                 )
                 for instance_id in batch:
                     outcome = done[instance_id]
-                    done[instance_id] = replace(outcome, detail=f"{outcome.detail}; {note}")
+                    done[instance_id] = outcome._replace(detail=f"{outcome.detail}; {note}")
 
     # -- detach -------------------------------------------------------------------------------
 
@@ -240,7 +244,7 @@ class Binder:
             )
             for plan in plans:
                 outcome = done[plan.instance_id]
-                done[plan.instance_id] = replace(outcome, detail=f"{outcome.detail}; {note}")
+                done[plan.instance_id] = outcome._replace(detail=f"{outcome.detail}; {note}")
             return
         answers, _ = self._call(lambda r, batch: self.ecs.attach_role(r, batch, policy), role, ids)
         current = self._reread([i for i in ids if not _ok(answers.get(i))])[0]
@@ -254,7 +258,7 @@ class Binder:
                 else f"previous role {role} could not be restored; the next sweep retries"
             )
             outcome = done[plan.instance_id]
-            done[plan.instance_id] = replace(outcome, detail=f"{outcome.detail}; {note}")
+            done[plan.instance_id] = outcome._replace(detail=f"{outcome.detail}; {note}")
 
     # -- shared -------------------------------------------------------------------------------
 
@@ -324,8 +328,7 @@ def _beaten(outcome: Outcome) -> Outcome:
     """Our write was refused, but the state it aimed for is there: someone made it first."""
     if outcome.outcome not in (ATTACHED, REPLACED):
         return outcome
-    return replace(
-        outcome,
+    return outcome._replace(
         outcome=UNCHANGED,
         reason=reasons.ALREADY_BOUND,
         detail=f"{outcome.role} was attached by another invocation first",
@@ -334,8 +337,7 @@ def _beaten(outcome: Outcome) -> Outcome:
 
 def _failure(base: Outcome, problem: _Failure, vanished: bool) -> Outcome:
     if vanished or problem.code == "InvalidInstanceId.NotFound":
-        return replace(
-            base,
+        return base._replace(
             outcome=SKIPPED,
             reason=reasons.INSTANCE_NOT_FOUND,
             detail="the instance no longer exists",

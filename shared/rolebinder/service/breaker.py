@@ -13,19 +13,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 
 from rolebinder.domain import reasons
 from rolebinder.domain.decision import Action
 from rolebinder.domain.outcome import SKIPPED, Outcome
 from rolebinder.mapping.model import Limits
 from rolebinder.service.binder import Plan
+from rolebinder.value import Value
 
 _DETACHING = (Action.DETACH, Action.REPLACE)
 
 
-@dataclass(frozen=True)
-class Tripped:
+class Tripped(Value):
     """Why a run wrote nothing: what it planned against what the limits allow."""
 
     changes: int
@@ -89,7 +88,7 @@ class Breaker:
     def refusal(self, plan: Plan) -> Outcome:
         assert self.tripped is not None
         detail = f"{self.tripped.sentence()}; wanted: {plan.outcome.detail}"
-        return replace(plan.outcome, outcome=SKIPPED, reason=reasons.CIRCUIT_OPEN, detail=detail)
+        return plan.outcome._replace(outcome=SKIPPED, reason=reasons.CIRCUIT_OPEN, detail=detail)
 
     def _count(self, plans: list[Plan]) -> None:
         self._changes += len(plans)

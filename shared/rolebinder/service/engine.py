@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
 
 from rolebinder.aliyun.ecs import BIND_BATCH, ROLE_BATCH
 from rolebinder.aliyun.retry import Backoff, Deadline
@@ -32,7 +31,7 @@ from rolebinder.service.gather import EcsPort
 from rolebinder.service.plan import EventOf, Planner, needs_role_check
 from rolebinder.service.recent import SettledCache
 from rolebinder.service.roles import RamPort, RoleCache
-from rolebinder.service.sweep import run_pipeline
+from rolebinder.value import Value
 
 __all__ = ["EcsPort", "Engine", "EngineOptions", "wall_clock"]
 
@@ -42,8 +41,7 @@ def wall_clock() -> float:
     return time.time()
 
 
-@dataclass(frozen=True)
-class EngineOptions:
+class EngineOptions(Value):
     dry_run: bool = False
     # Seconds to keep looking for new instances an event names that the API does not show yet.
     visibility_wait: float = 30.0
@@ -51,9 +49,7 @@ class EngineOptions:
     apply_reserve: float = 5.0
     # Threads a sweep plans and writes with, while the next page is read (rolebinder.service.sweep).
     sweep_workers: int = 4
-    visibility_backoff: Backoff = field(
-        default_factory=lambda: Backoff(base=0.5, cap=4.0, attempts=64)
-    )
+    visibility_backoff: Backoff = Backoff(base=0.5, cap=4.0, attempts=64)
     # Epoch seconds now, for flap damping (a wall clock: the evidence lives on the instance).
     clock: Callable[[], float] = wall_clock
     # `rolebinder apply --allow-changes N`: the breaker's limits raised to N for this run.
@@ -64,21 +60,28 @@ class EngineOptions:
     account_id: str | None = None
 
 
-@dataclass(eq=False)
 class Engine:
     """Runs the binding for one invocation (one deadline) over ports to ECS and RAM."""
 
-    mapping: RoleMapping
-    ecs_for: Callable[[str], EcsPort]
-    ram: RamPort
-    roles: RoleCache
-    deadline: Deadline
-    options: EngineOptions | None = None
-    sleep: Callable[[float], None] = time.sleep
-    settled: SettledCache | None = None
-
-    def __post_init__(self) -> None:
-        self.options = self.options or EngineOptions()
+    def __init__(
+        self,
+        mapping: RoleMapping,
+        ecs_for: Callable[[str], EcsPort],
+        ram: RamPort,
+        roles: RoleCache,
+        deadline: Deadline,
+        options: EngineOptions | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        settled: SettledCache | None = None,
+    ) -> None:
+        self.mapping = mapping
+        self.ecs_for = ecs_for
+        self.ram = ram
+        self.roles = roles
+        self.deadline = deadline
+        self.sleep = sleep
+        self.settled = settled
+        self.options = options or EngineOptions()
         self.now = self.options.clock()
         self.breaker = Breaker(self.mapping.limits, self.options.allow_changes)
         self.planner = Planner(
@@ -109,7 +112,7 @@ class Engine:
 
     def _stamped(self, outcome: Outcome) -> Outcome:
         account = self.options.account_id
-        return outcome if account is None else replace(outcome, account_id=account)
+        return outcome if account is None else outcome._replace(account_id=account)
 
     def _recall(self, new: set[str], event_of: dict[str, str | None]) -> dict[str, Outcome]:
         """Creation echoes of instances this container has just settled: no call needed."""
@@ -161,6 +164,10 @@ class Engine:
                 yield from ecs.list_instances()
             except CloudError as error:
                 failures.append(error)
+
+        # Imported here: the pipeline's thread pool (concurrent.futures) stays off an event's
+        # cold start (tests/functional/test_cold_start.py).
+        from rolebinder.service.sweep import run_pipeline  # noqa: PLC0415
 
         breaker = Breaker(self.mapping.limits, self.options.allow_changes)
         yield from run_pipeline(

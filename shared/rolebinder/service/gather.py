@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
-from typing import Protocol
 
 from rolebinder.aliyun.retry import Backoff, Deadline, backoff_delays
 from rolebinder.domain.instance import Instance
 from rolebinder.errors import CloudError
 from rolebinder.service.binder import BindPort
 from rolebinder.service.roles import RamPort, RoleCache
+from rolebinder.value import Value
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Protocol
+else:
+    Protocol = object  # the ports are for type checkers: nothing checks them at run time
 
 
 class EcsPort(BindPort, Protocol):
@@ -24,8 +29,7 @@ class EcsPort(BindPort, Protocol):
     def list_instances(self) -> Iterator[list[Instance]]: ...
 
 
-@dataclass(frozen=True)
-class RoleVerdict:
+class RoleVerdict(Value):
     """A role check's answer: None when the role may be attached, else the reason; or the
     error that kept the check from answering."""
 
@@ -59,7 +63,7 @@ def with_roles(ecs: EcsPort, instances: list[Instance]) -> list[Instance | None]
     return [
         instance
         if not instance.is_vpc
-        else replace(instance, role=roles[instance.instance_id])
+        else instance._replace(role=roles[instance.instance_id])
         if instance.instance_id in roles
         else None
         for instance in instances

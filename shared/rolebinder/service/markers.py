@@ -12,9 +12,6 @@ get; fresh instances (no history yet) share them, which keeps the attach path's 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Protocol, TypeVar
 
 from rolebinder.aliyun.ecs import TAG_BATCH, chunks
 from rolebinder.domain.instance import Instance
@@ -26,9 +23,17 @@ from rolebinder.domain.ownership import (
     with_change,
 )
 from rolebinder.errors import CloudError
+from rolebinder.value import Value
 
-T = TypeVar("T")
-R = TypeVar("R")
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Protocol, TypeVar
+
+    T = TypeVar("T")
+    R = TypeVar("R")
+else:
+    Protocol = object  # the ports are for type checkers: nothing checks them at run time
+
 # TagResources calls one mark sends at once (a sweep's batch of 100 needs two).
 PARALLEL_TAGS = 4
 
@@ -38,8 +43,7 @@ class TagPort(Protocol):
     def untag_instances(self, keys: Sequence[str], instance_ids: Sequence[str]) -> set[str]: ...
 
 
-@dataclass(frozen=True)
-class ChangeLog:
+class ChangeLog(Value):
     """How to record a change at `now` (flap damping): the last `keep` times within `window`."""
 
     now: float
@@ -50,8 +54,7 @@ class ChangeLog:
         return with_change(instance.tags.get(CHANGES_KEY), self.now, self.window, self.keep)
 
 
-@dataclass(frozen=True)
-class MarkResult:
+class MarkResult(Value):
     """Which instances were marked, which answered with an error, which had vanished."""
 
     marked: set[str]
@@ -131,5 +134,8 @@ def _each(call: Callable[[T], R], items: list[T]) -> list[R]:
     """`call` on every item, in order; side by side when there is more than one."""
     if len(items) < 2:
         return [call(item) for item in items]
+    # Imported here: one event's marks are one call, and its cold start skips thread pools.
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
     with ThreadPoolExecutor(min(len(items), PARALLEL_TAGS), "markers") as pool:
         return list(pool.map(call, items))

@@ -8,7 +8,6 @@ gathered verdicts into the outcomes that need no write and the plans the apply s
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
 
 from rolebinder.domain import reasons
 from rolebinder.domain.decision import Action, decide
@@ -19,13 +18,13 @@ from rolebinder.errors import CloudError
 from rolebinder.mapping.model import AUDIT, RoleMapping
 from rolebinder.service.binder import Plan
 from rolebinder.service.gather import RoleVerdict
+from rolebinder.value import Value
 
 EventOf = Callable[[str], "str | None"]
 _WRITES = (Action.ATTACH, Action.REPLACE, Action.DETACH)
 
 
-@dataclass(frozen=True)
-class Planner:
+class Planner(Value):
     """The pure half of the engine: one mapping, one moment, dry run or not."""
 
     mapping: RoleMapping
@@ -80,8 +79,7 @@ class Planner:
         )
         if not new:
             return base
-        return replace(
-            base,
+        return base._replace(
             outcome=FAILED,
             retryable=True,
             detail="a new instance the API did not show within the visibility wait",

@@ -13,7 +13,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
 
 from rolebinder.domain import reasons
 from rolebinder.domain.outcome import ATTACHED, REPLACED, SKIPPED, UNCHANGED, Outcome
@@ -57,12 +56,11 @@ class SettledCache:
         age, earlier = self._clock() - entry[0], entry[1]
         detail = f"settled by this container {age:.0f} s ago; not read again"
         if earlier.outcome in (ATTACHED, REPLACED, UNCHANGED):
-            return replace(
-                earlier,
+            return earlier._replace(
                 outcome=UNCHANGED,
                 reason=reasons.ALREADY_BOUND,
                 previous_role=earlier.role,
                 event_id=event_id,
                 detail=detail,
             )
-        return replace(earlier, event_id=event_id, detail=f"{earlier.detail}; {detail}")
+        return earlier._replace(event_id=event_id, detail=f"{earlier.detail}; {detail}")

@@ -9,10 +9,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
 
 from rolebinder.aliyun.ram import RoleInfo
 from rolebinder.domain import reasons
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Protocol
+else:
+    Protocol = object  # the ports are for type checkers: nothing checks them at run time
 
 
 class RamPort(Protocol):
