@@ -51,8 +51,10 @@ MAPPING = ROOT / "examples" / "mapping.yaml"
 REGION = "cn-hangzhou"
 RUNTIME_MODULES = (
     *("aliyunsdkcore", "aliyunsdkecs", "aliyunsdkram", "aliyunsdksts", "aliyunsdkresourcemanager"),
-    *("jsonschema", "yaml", "alibabacloud_fc20230330", "darabonba", "Tea"),  # a hub's fan-out
+    *("jsonschema", "yaml"),
 )
+# A hub's sweep fan-out: only the reconcile function's package carries the FC 3.0 SDK.
+FANOUT_MODULES = ("alibabacloud_fc20230330", "darabonba", "Tea", "aiohttp")
 OPERATOR_ONLY = ("fc2", "rich", "fakecloud", "functions", "tests", "pytest", "bin")
 RUNTIME = tpl.runtime_version(tpl.load_template())  # what template.yml deploys, e.g. 3.12
 
@@ -206,6 +208,10 @@ def test_a_zip_holds_the_handler_package_mapping_and_runtime_dependencies(
     assert set(RUNTIME_MODULES) <= tops
     assert not tops & set(OPERATOR_ONLY)
     assert not [n for n in names if re.search(r"(^|/)tests?/", n)]
+    # AND only reconcile, which fans a hub's sweep out, carries the FC 3.0 SDK
+    fanout = tops & set(FANOUT_MODULES)
+    assert fanout == (set(FANOUT_MODULES) if function == "reconcile" else set())
+    assert ("alibabacloud_fc20230330" in info["dependencies"]) == (function == "reconcile")
     assert info["function"] == function and info["python_version"] == built.version
     assert info["dependencies_from"] == built.source
 
@@ -505,6 +511,8 @@ def test_site_packages_fallback_copies_the_runtime_closure(tmp_path: Path) -> No
     # THEN the handlers' closure is there (transitive dependencies included), tooling is not
     assert set(RUNTIME_MODULES) | {"referencing", "rpds", "cryptography", "jmespath"} <= tops
     assert not tops & {"fc2", "rich", "pytest", "responses", "hypothesis", "shared", "rolebinder"}
+    # AND the event functions' closure leaves the fan-out's FC 3.0 SDK out
+    assert not tops & set(FANOUT_MODULES)
     # AND a second call reuses the cache entry
     assert installed(DependencySpec(this_python(), FROM_SITE_PACKAGES), tmp_path) == deps
 

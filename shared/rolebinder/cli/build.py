@@ -18,11 +18,12 @@ Exit codes: 0 built; 1 the dependencies could not be installed; 2 bad input or -
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from rolebinder.cli import EXIT_FAILED, EXIT_OK, bundle, dependencies
 from rolebinder.deploy import template as tpl
@@ -34,6 +35,9 @@ DEFAULT_OUT = tpl.PROJECT_ROOT / "dist"
 MEMBER_TEMPLATE = "member.yml"  # beside template.yml: the hub's member accounts (README)
 _VERSION = re.compile(r"^3\.[0-9]{1,2}$")
 _TOP_CONTRIBUTORS = 8
+# The one function that fans a hub's sweep out (template.yml sets ROLEBINDER_RECONCILE_FUNCTION
+# on it alone, tests/deploy/test_hub.py): its package adds the FC 3.0 SDK.
+FANOUT_FUNCTION = "reconcile"
 
 
 def register(commands: Any) -> None:
@@ -66,12 +70,15 @@ def run(args: argparse.Namespace) -> int:
         if member.is_file():
             check_member(tpl.load_template(member), mapping, args.mapping)
             print(f"{member}: the member role's policy matches {args.mapping}")
+    cache = args.cache_dir or args.out
+    fanout_spec = dataclasses.replace(spec, requirements=dependencies.RUNTIME_REQUIREMENTS)
     try:
-        deps = dependencies.installed(spec, args.cache_dir or args.out, args.verbose)
+        deps = dependencies.installed(spec, cache, args.verbose)
+        fanout = dependencies.installed(fanout_spec, cache, args.verbose)
     except dependencies.DependencyError as error:
         print(f"rolebinder build: error: {error}", file=sys.stderr)
         return EXIT_FAILED
-    for package in build_all(spec, deps, args.mapping, args.out):
+    for package in build_all(spec, Dependencies(deps, fanout), args.mapping, args.out):
         _report(package, args.verbose)
     return EXIT_OK
 
@@ -124,10 +131,18 @@ def check_member(template: dict[str, Any], mapping: RoleMapping, mapping_path: P
         )
 
 
+class Dependencies(NamedTuple):
+    """The event functions' install directory, and the reconcile function's (with the FC 3.0
+    SDK its fan-out imports)."""
+
+    events: Path
+    fanout: Path
+
+
 def build_all(
-    spec: dependencies.DependencySpec, deps: Path, mapping: Path, out: Path
+    spec: dependencies.DependencySpec, deps: Dependencies, mapping: Path, out: Path
 ) -> list[bundle.Package]:
-    """Stage once, compile once, zip per function."""
+    """Stage once, compile once, zip per function; reconcile's adds the fan-out's SDK."""
     interpreter = bundle.bytecode_interpreter(spec.python_version)
     if interpreter is None:
         print(
@@ -135,17 +150,23 @@ def build_all(
             "(FC compiles at cold start); put one on PATH to include it"
         )
     with tempfile.TemporaryDirectory(prefix="rolebinder-build-") as work:
-        common = Path(work) / "common"
-        bundle.stage_common(common, mapping, deps)
-        compiled = interpreter is not None and bundle.compile_tree(common, interpreter)
+        common, fanout = Path(work) / "common", Path(work) / "fanout"
+        bundle.stage_common(common, mapping, deps.events)
+        bundle.stage_dependencies(fanout, deps.fanout)
+        compiled = interpreter is not None and all(
+            bundle.compile_tree(tree, interpreter) for tree in (common, fanout)
+        )
         packages = []
         for function in tpl.FUNCTION_DIRS:
             own = Path(work) / function
             bundle.stage_function(own, function)
             if compiled and interpreter is not None:
                 bundle.compile_tree(own, interpreter)
-            info = bundle.build_info(function, spec, deps, mapping, compiled)
-            packages.append(bundle.write_zip(out / f"{function}.zip", [common, own], info))
+            fans_out = function == FANOUT_FUNCTION
+            installed = deps.fanout if fans_out else deps.events
+            info = bundle.build_info(function, spec, installed, mapping, compiled)
+            trees = [common, fanout, own] if fans_out else [common, own]
+            packages.append(bundle.write_zip(out / f"{function}.zip", trees, info))
     return packages
 
 

@@ -58,10 +58,15 @@ class Package:
 UNUSED_DEPENDENCIES = ("cryptography*", "cffi*", "_cffi_backend*", "pycparser*")
 
 
-def stage_common(root: Path, mapping: Path, deps: Path) -> None:
-    """Copy what every function's zip shares: rolebinder (minus tooling), mapping, dependencies."""
+def stage_dependencies(root: Path, deps: Path) -> None:
+    """Copy an install directory, without what FC never loads."""
     ignore = shutil.ignore_patterns(".rolebinder-*", *UNUSED_DEPENDENCIES)
     shutil.copytree(deps, root, dirs_exist_ok=True, ignore=ignore)
+
+
+def stage_common(root: Path, mapping: Path, deps: Path) -> None:
+    """Copy what every function's zip shares: rolebinder (minus tooling), mapping, dependencies."""
+    stage_dependencies(root, deps)
     source = Path(rolebinder.__file__).parent
     for file in sorted(source.rglob("*")):
         relative = file.relative_to(source)

@@ -22,8 +22,7 @@ from pathlib import Path
 
 from rolebinder.errors import RolebinderError
 
-# The FC runtime closure: pyproject.toml's first dependencies (a test keeps them equal). The
-# FC 3.0 SDK is imported only by a hub's sweep fan-out, never on an event's path.
+# The FC runtime closure: pyproject.toml's first dependencies (a test keeps them equal).
 RUNTIME_REQUIREMENTS = (
     "aliyun-python-sdk-core>=2.16,<3",
     "aliyun-python-sdk-ecs>=4.24,<5",
@@ -34,6 +33,10 @@ RUNTIME_REQUIREMENTS = (
     "PyYAML>=6.0,<7",
     "alibabacloud-fc20230330>=4.1,<5",
 )
+# Only a hub's sweep fan-out imports the FC 3.0 SDK (and its aiohttp closure), and only the
+# reconcile function fans out: the event functions' packages leave it out.
+FANOUT_REQUIREMENTS = ("alibabacloud-fc20230330>=4.1,<5",)
+EVENT_REQUIREMENTS = tuple(r for r in RUNTIME_REQUIREMENTS if r not in FANOUT_REQUIREMENTS)
 FC_PLATFORM = "manylinux2014_x86_64"
 FROM_PIP = "pip"
 FROM_SITE_PACKAGES = "site-packages"
@@ -55,7 +58,7 @@ class DependencySpec:
     python_version: str
     source: str = FROM_PIP
     platform: str = FC_PLATFORM
-    requirements: tuple[str, ...] = RUNTIME_REQUIREMENTS
+    requirements: tuple[str, ...] = EVENT_REQUIREMENTS
 
     def key(self) -> str:
         text = json.dumps({"layout": _LAYOUT, **asdict(self)}, sort_keys=True)
