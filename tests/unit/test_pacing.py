@@ -182,11 +182,13 @@ def test_a_refused_calls_retry_goes_ahead_of_calls_not_yet_sent() -> None:
         thread.join()
 
     # THEN the retry leaves first, about RETRY_GAP after the refused call rather than a whole
-    # interval, and the calls behind it keep their order and their spacing from it
+    # interval, and the calls behind it keep their order and their spacing from it; one
+    # refusal of that kind is arrival jitter, so the pace stays
     assert [name for name, _ in left] == ["retry", "second", "third"]
     times = [at for _, at in left]
     assert RETRY_GAP - 0.002 <= times[0] - sent < 1 / 20
-    interval = 1 / (20 * EASE) + MARGIN
+    assert pacer.rate(ROLES) == 20.0
+    interval = 1 / 20 + MARGIN
     assert times[1] - times[0] >= interval - 0.002
     assert times[2] - times[1] >= interval - 0.002
 
@@ -204,8 +206,27 @@ def test_a_refused_call_whose_slot_is_gone_waits_its_turn_at_the_front() -> None
     pacer.wait(ROLES, budget=60, ticket=first)
 
     # THEN its retry is not squeezed in between: it takes the next slot, one interval after the
-    # second (the slot the second had set before the refusal eased the rate)
+    # second (the slot the second had set before the refusal eased the rate), and the pace eases
     assert time.now == pytest.approx(100 + 2 * (1 / 20 + MARGIN))
+    assert pacer.rate(ROLES) == pytest.approx(20 * EASE)
+
+
+def test_a_call_refused_twice_eases_the_pace() -> None:
+    # GIVEN a call refused once, retried RETRY_GAP later
+    time = FakeTime()
+    pacer = Pacer({ROLES: 20.0}, clock=time.clock, sleep=time.sleep)
+    ticket = pacer.wait(ROLES, budget=60)
+    pacer.throttled(ROLES, ticket)
+    pacer.wait(ROLES, budget=60, ticket=ticket)
+    assert (time.now, pacer.rate(ROLES)) == (pytest.approx(100 + RETRY_GAP), 20.0)
+
+    # WHEN it is refused again: its token was not due within RETRY_GAP, the pace is too fast
+    pacer.throttled(ROLES, ticket)
+
+    # THEN the pace eases, and the retry still leaves soon
+    assert pacer.rate(ROLES) == pytest.approx(20 * EASE)
+    pacer.wait(ROLES, budget=60, ticket=ticket)
+    assert time.now == pytest.approx(100 + 2 * RETRY_GAP)
 
 
 def test_every_call_leaves_in_the_order_it_asked_and_none_is_left_behind() -> None:

@@ -4,8 +4,10 @@ ECS and RAM limit calls per account, region and action. A throttled call is a wa
 trip followed by a jittered sleep, so bursts run far slower than the quota allows. The pacer
 spaces each action's calls in this container:
 - at a configured rate (ROLEBINDER_RATE_LIMITS, e.g. "AttachInstanceRamRole=10"), always:
-  calls leave evenly spaced but arrive with jitter, so a refusal lowers the pace a little
-  (never under FLOOR of the configured rate) and successes bring it back to the full rate;
+  calls leave evenly spaced but arrive with jitter, so some are refused; a call's first
+  refusal, if no call left after it, is that jitter (its retry leaves RETRY_GAP later, below);
+  any other lowers the pace a little (never under FLOOR of the configured rate), and
+  successes bring it back to the full rate;
 - for an action with no configured rate, only after it was throttled: then at half the rate
   it was being called at (never under MIN_RATE), growing back by one call per second with
   each successful call (additive increase, multiplicative decrease, as TCP does), so it
@@ -60,6 +62,7 @@ class _Lane:
     tickets: int = 0  # tickets handed out
     last: int = -1  # the ticket of the call that left last ...
     last_sent: float = 0.0  # ... and when
+    forgiven: int = -1  # the last call whose refusal was taken for arrival jitter
 
     def join(self, ticket: int | None) -> int:
         """Queue a call; a retry keeps its first ticket, so it goes ahead of later calls."""
@@ -137,14 +140,23 @@ class Pacer:
         with self._cond:
             lane = self._lane(action)
             if lane.limit is not None and lane.rate is not None:
-                lane.rate = max(lane.limit * FLOOR, lane.rate * EASE)
-                if ticket is not None and ticket == lane.last:
-                    gap = min(RETRY_GAP, 1.0 / lane.rate)
-                    lane.next_slot = min(lane.next_slot, lane.last_sent + gap)
-                    self._cond.notify_all()
+                self._refused(lane, lane.limit, lane.rate, ticket)
                 return
             observed = float(len(lane.recent)) or MIN_RATE
             lane.rate = max(MIN_RATE, min(lane.rate or observed, observed) / 2)
+
+    def _refused(self, lane: _Lane, limit: float, rate: float, ticket: int | None) -> None:
+        """A configured rate's refusal. The first of a call that left last is arrival jitter
+        (its token is due within ms): its retry leaves soon and the pace stays. Any other
+        (a second refusal of the same call, or one whose slot another call took) eases it."""
+        jitter = ticket is not None and ticket == lane.last
+        if not jitter or ticket == lane.forgiven:
+            lane.rate = rate = max(limit * FLOOR, rate * EASE)
+        if ticket is not None and jitter:
+            lane.forgiven = ticket
+            gap = min(RETRY_GAP, 1.0 / rate)
+            lane.next_slot = min(lane.next_slot, lane.last_sent + gap)
+            self._cond.notify_all()
 
     def succeeded(self, action: str) -> None:
         with self._cond:
