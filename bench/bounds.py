@@ -33,6 +33,7 @@ DESCRIBE_ROLES = "DescribeInstanceRamRole"
 ATTACH = "AttachInstanceRamRole"
 GET_ROLE = "GetRole"
 MARK = "TagResources"
+RUN = "RunInstances"
 
 
 def batch_bound(
@@ -131,3 +132,62 @@ def _batch_ends(n: int, roles: int) -> list[int]:
             for i in range(0, len(members), ATTACH_BATCH)
         ]
     return sorted(ends)
+
+
+# -- the burst bound: launches whose records each start one binding chain -------------------------
+#
+# A burst is `launches` RunInstances calls of `amount` instances, made one after another by one
+# client (each one round trip; the bound lets its record reach a handler the moment it is
+# answered). Each record names its instances and one role, so a binder may read their current
+# roles (DescribeInstanceRamRole, 50 ids a call) and, cold, check the role (GetRole, once per
+# role) at once; it must read their tags (DescribeInstances, 100 ids a call) to decide the role.
+# Before the launch's Attach (100 ids a call) the ownership markers of its instances (TagResources,
+# side by side, not rate limited) must be answered, and a marker may only be written once the
+# tags, the current roles and the role check are in: one more round trip. Each action's calls
+# take one token (one every 1/rate, a bucket of 1) in the order they become ready, as in
+# pipeline_bound; the last Attach answered is the bound. It holds when every launch fills whole
+# batches (`amount` a multiple of 100): then no binder saves a call by merging two launches'
+# calls, and merging only makes the earlier launch wait. (For smaller launches a binder could
+# merge them and beat these per-launch chains; use rate_bound there.)
+
+
+class _Schedule:
+    """Each call leaves as soon as it is ready and its action's token allows; one round trip."""
+
+    def __init__(self, rates: Mapping[str, float], round_trip: float) -> None:
+        self.rates, self.round_trip = rates, round_trip
+        self.free: dict[str, float] = {}
+
+    def call(self, action: str, ready: float, count: int = 1) -> float:
+        """When the last of `count` calls of `action`, all ready at `ready`, is answered."""
+        start = ready
+        for _ in range(count):
+            start = max(ready, self.free.get(action, 0.0))
+            self.free[action] = start + 1.0 / self.rates.get(action, math.inf)
+        return start + self.round_trip
+
+
+def burst_bound(
+    launches: int,
+    amount: int,
+    rates: Mapping[str, float],
+    round_trip: float,
+    roles: int = 2,
+    cold: bool = True,
+) -> float:
+    """Seconds from the first RunInstances until every instance of `launches` launches of
+    `amount` (launch k's instances all of role k % roles) has its role."""
+    if amount % DESCRIBE_BATCH or amount % ATTACH_BATCH or amount % ROLE_BATCH:
+        raise ValueError(f"launches of {amount} do not fill whole batches: use rate_bound")
+    schedule = _Schedule(rates, round_trip)
+    launched, checked, bound = 0.0, dict.fromkeys(range(roles), 0.0), 0.0
+    for k in range(launches):
+        launched = schedule.call(RUN, launched)
+        role = k % roles
+        if cold and k < roles:
+            checked[role] = schedule.call(GET_ROLE, launched)
+        described = schedule.call(DESCRIBE, launched, math.ceil(amount / DESCRIBE_BATCH))
+        read = schedule.call(DESCRIBE_ROLES, launched, math.ceil(amount / ROLE_BATCH))
+        marked = max(described, read, checked[role]) + round_trip
+        bound = max(bound, schedule.call(ATTACH, marked, math.ceil(amount / ATTACH_BATCH)))
+    return bound

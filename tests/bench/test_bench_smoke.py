@@ -148,3 +148,35 @@ def test_the_pipeline_bound_follows_the_sweeps_dependencies() -> None:
     for n in (300, 1_000, 10_000):
         calls = bounds.batch_bound(n, n, {"Payments": (n + 1) // 2, "AppReader": n // 2})
         assert bounds.pipeline_bound(n, RATES, 0.05) >= bounds.rate_bound(calls, RATES, 1.0, 0.05)
+
+
+def test_the_burst_bound_follows_each_launchs_chain() -> None:
+    from bench import bounds  # noqa: PLC0415
+    from bench.sweeps import RATES  # noqa: PLC0415
+
+    # Worked by hand for ten launches of 100, roles alternating, 50 ms per call. Launch k is
+    # answered at 0.05 (k + 1) s (one RunInstances after another). Its DescribeInstances leaves
+    # then (20/s leaves room) and is answered at 0.05 (k + 2). Its two role reads are ready at
+    # 0.05 (k + 1) but the read lane (20/s) is the bottleneck: launch 0's leave at 0.05 and 0.10
+    # s, launch k's at 0.05 (2k + 1) and 0.05 (2k + 2), answered by 0.05 (2k + 3). The two
+    # GetRole calls (cold) are answered at 0.10 and 0.20 s. So launch k's markers leave at
+    # 0.05 (2k + 3), are answered at 0.1 (k + 2), and its Attach leaves then (10/s: exactly one
+    # interval after the one before) and is answered at 0.1 (k + 2) + 0.05: 1.15 s for k = 9.
+    assert bounds.burst_bound(10, 100, RATES, 0.05) == pytest.approx(1.15)
+    # Warm, the role checks are off the critical path: the same.
+    assert bounds.burst_bound(10, 100, RATES, 0.05, cold=False) == pytest.approx(1.15)
+    # The concurrent bound it replaces: 19 more role reads at 20/s, plus one round trip.
+    calls = bounds.batch_bound(1_000, 1_000, {"Payments": 500, "AppReader": 500}, False)
+    assert bounds.rate_bound(calls, RATES, burst=1.0, round_trip=0.05) == pytest.approx(1.00)
+    # At the local round trip (about 1 ms) the chain adds the launch's, the marker's and the
+    # Attach's round trips after the last role read leaves at 0.95 s.
+    assert bounds.burst_bound(10, 100, RATES, 0.001) == pytest.approx(0.954)
+    # It never promises less than the rate limits alone.
+    for launches in (1, 4, 10, 30):
+        n, payments = launches * 100, (launches + 1) // 2 * 100
+        calls = bounds.batch_bound(n, n, {"Payments": payments, "AppReader": n - payments}, False)
+        chain = bounds.burst_bound(launches, 100, RATES, 0.05)
+        assert chain >= bounds.rate_bound(calls, RATES, 1.0, 0.05)
+    # Launches that do not fill whole batches could be merged: no per-launch bound for them.
+    with pytest.raises(ValueError, match="whole batches"):
+        bounds.burst_bound(2, 10, RATES, 0.05)

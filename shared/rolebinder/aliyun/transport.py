@@ -110,6 +110,15 @@ class CallLimits(_Limits):
 _NO_LIMITS = CallLimits()
 
 
+class _Turn:
+    """One call's place in its action's pacing queue, kept across its retries."""
+
+    __slots__ = ("ticket",)
+
+    def __init__(self) -> None:
+        self.ticket: int | None = None
+
+
 class Transport:
     """Sends requests for one SDK client under one invocation's deadline."""
 
@@ -120,8 +129,9 @@ class Transport:
 
     def read(self, request: RpcRequest) -> dict[str, Any]:
         """A read: retried on any transient error while the deadline allows."""
+        turn = _Turn()
         return retry_transient(
-            lambda: self._send(request),
+            lambda: self._send(request, turn),
             self.deadline,
             self.limits.backoff,
             pause=self._pause_for(request),
@@ -133,8 +143,9 @@ class Transport:
 
     def write(self, request: RpcRequest) -> dict[str, Any]:
         """A write: retried only on throttling (the call was refused before it ran)."""
+        turn = _Turn()
         return retry_transient(
-            lambda: self._send(request),
+            lambda: self._send(request, turn),
             self.deadline,
             self.limits.backoff,
             retryable=lambda error: error.code in THROTTLING_CODES,
@@ -151,11 +162,11 @@ class Transport:
 
         return pause
 
-    def _send(self, request: RpcRequest) -> dict[str, Any]:
+    def _send(self, request: RpcRequest, turn: _Turn) -> dict[str, Any]:
         action = request.get_action_name()
         pacer = self.limits.pacer
         if pacer is not None:
-            pacer.wait(action, self.deadline.remaining())
+            turn.ticket = pacer.wait(action, self.deadline.remaining(), turn.ticket)
         timeout = max(_MIN_TIMEOUT, min(self.limits.api_timeout, self.deadline.remaining()))
         request.set_read_timeout(timeout)
         request.set_connect_timeout(min(self.limits.connect_timeout, timeout))
@@ -165,7 +176,7 @@ class Transport:
         except ServerException as error:
             cloud_error = translate_server_error(action, error)
             if pacer is not None and cloud_error.code in THROTTLING_CODES:
-                pacer.throttled(action)
+                pacer.throttled(action, turn.ticket)
             raise cloud_error from error
         except ClientException as error:
             raise translate_client_error(action, error) from error
