@@ -432,3 +432,26 @@ def test_foreign_account_events_cost_no_call(seeded: FakeCloud, invoke) -> None:
     assert run.outcome(PAY1)["reason"] == "foreign-account"
     assert run.outcome(PAY1)["outcome"] == "ignored"
     assert len(seeded.calls.all()) == 0
+
+
+def test_concurrent_first_invocations_share_one_runtime(handler_env: pytest.MonkeyPatch) -> None:
+    # GIVEN a cold container (the YAML mapping: a 50 ms load, so the first callers overlap)
+    import threading  # noqa: PLC0415
+
+    from rolebinder.entrypoints import invocation  # noqa: PLC0415
+
+    invocation.container_runtime.cache_clear()
+    start = threading.Barrier(8)
+    found: list[object] = []
+
+    def first_invocation() -> None:
+        start.wait()
+        found.append(invocation.container_runtime())
+
+    threads = [threading.Thread(target=first_invocation) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # THEN they all got one runtime: one pacer, one role cache, one set of member credentials
+    assert len({id(runtime) for runtime in found}) == 1

@@ -10,8 +10,8 @@ Error policy (what Function Compute should do next):
 
 from __future__ import annotations
 
-import functools
 import os
+import threading
 from collections.abc import Iterator, Mapping
 
 from rolebinder.aliyun.retry import Deadline
@@ -51,10 +51,28 @@ class RetryLaterError(RolebinderError):
     """Transient failures remain; raised so Function Compute delivers the event again."""
 
 
-@functools.lru_cache(maxsize=1)
-def container_runtime() -> Runtime:
-    """Loaded once per container. A failure is not cached: every invocation fails loudly."""
-    return runtime_from(os.environ)
+class ContainerRuntime:
+    """The container's Runtime, loaded once, even when its first invocations run concurrently
+    (FC instance concurrency): each would otherwise build its own, with its own pacer, and their
+    calls would collide in one quota. A failure is not kept: every invocation fails loudly."""
+
+    def __init__(self) -> None:
+        self._runtime: Runtime | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Runtime:
+        with self._lock:
+            if self._runtime is None:
+                self._runtime = runtime_from(os.environ)
+            return self._runtime
+
+    def cache_clear(self) -> None:
+        """Forget it: the next invocation starts as a cold container would (tests)."""
+        with self._lock:
+            self._runtime = None
+
+
+container_runtime = ContainerRuntime()
 
 
 def handle(event: Any, context: Any, function: str) -> dict[str, Any]:
