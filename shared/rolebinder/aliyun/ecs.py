@@ -20,6 +20,7 @@ from aliyunsdkecs.request.v20140526.DetachInstanceRamRoleRequest import DetachIn
 from aliyunsdkecs.request.v20140526.TagResourcesRequest import TagResourcesRequest
 from aliyunsdkecs.request.v20140526.UntagResourcesRequest import UntagResourcesRequest
 
+from rolebinder.aliyun.side_by_side import side_by_side
 from rolebinder.aliyun.transport import TRANSIENT_CODES, Answer, Transport, item_get
 from rolebinder.domain.instance import Instance
 from rolebinder.errors import CloudError
@@ -119,9 +120,10 @@ class EcsGateway:
 
     def describe_roles(self, instance_ids: Sequence[str]) -> dict[str, str | None]:
         """Current role of each listed VPC instance (None: no role); vanished ids are absent."""
+        batches = list(chunks(list(dict.fromkeys(instance_ids)), ROLE_BATCH))
         roles: dict[str, str | None] = {}
-        for batch in chunks(list(dict.fromkeys(instance_ids)), ROLE_BATCH):
-            roles.update(self._roles(batch))
+        for found in side_by_side(self._roles, batches):
+            roles.update(found)
         return roles
 
     def _roles(self, batch: list[str]) -> dict[str, str | None]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 
 from rolebinder.aliyun.ecs import TAG_BATCH, chunks
+from rolebinder.aliyun.side_by_side import side_by_side
 from rolebinder.domain.instance import Instance
 from rolebinder.domain.ownership import (
     CHANGES_KEY,
@@ -27,15 +28,10 @@ from rolebinder.value import Value
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
-    from typing import Protocol, TypeVar
+    from typing import Protocol
 
-    T = TypeVar("T")
-    R = TypeVar("R")
 else:
     Protocol = object  # the ports are for type checkers: nothing checks them at run time
-
-# TagResources calls one mark sends at once (a sweep's batch of 100 needs two).
-PARALLEL_TAGS = 4
 
 
 class TagPort(Protocol):
@@ -81,7 +77,7 @@ class Markers:
             for tags, ids in self._groups(targets, with_marker=True)
             for batch in chunks(ids, TAG_BATCH)
         ]
-        for (_, batch), tagged in zip(batches, _each(self._tag, batches), strict=True):
+        for (_, batch), tagged in zip(batches, side_by_side(self._tag, batches), strict=True):
             if isinstance(tagged, CloudError):
                 result.refused.update(dict.fromkeys(batch, tagged))
                 continue
@@ -128,14 +124,3 @@ class Markers:
         except CloudError as error:
             return dict.fromkeys(batch, error)
         return {}
-
-
-def _each(call: Callable[[T], R], items: list[T]) -> list[R]:
-    """`call` on every item, in order; side by side when there is more than one."""
-    if len(items) < 2:
-        return [call(item) for item in items]
-    # Imported here: one event's marks are one call, and its cold start skips thread pools.
-    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
-
-    with ThreadPoolExecutor(min(len(items), PARALLEL_TAGS), "markers") as pool:
-        return list(pool.map(call, items))
