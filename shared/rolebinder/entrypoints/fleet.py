@@ -18,11 +18,11 @@ from collections.abc import Callable, Iterator, Sequence
 from rolebinder.aliyun.credentials import Credentials
 from rolebinder.aliyun.retry import Deadline
 from rolebinder.aliyun.sts import role_arn
-from rolebinder.aliyun.transport import CallCount, CallLimits
+from rolebinder.aliyun.transport import CallCount
 from rolebinder.domain import reasons
 from rolebinder.domain.outcome import FAILED, IGNORED, Outcome
 from rolebinder.entrypoints import config
-from rolebinder.entrypoints.wiring import Gateways, Runtime, build_engine
+from rolebinder.entrypoints.wiring import Gateways, Runtime, engine_over, gateways_for
 from rolebinder.errors import CloudError, InputError, RolebinderError
 from rolebinder.intake.events import InstanceCheck
 from rolebinder.service.engine import Engine
@@ -106,13 +106,14 @@ class Fleet:
         """Gateways signed for the account (CloudError when its role cannot be assumed)."""
         key = self.own if self.is_own(account) else account
         credentials = self.credentials if key == self.own else self._member_credentials(key)
-        limits = CallLimits(
-            api_timeout=self.settings.api_timeout,
-            pacer=self.runtime.pacer_of(key),
-            calls=self.calls,
-        )
-        return Gateways(
-            self.runtime.pool, credentials, self.deadline, limits, self.home_region, key
+        return gateways_for(
+            self.runtime,
+            credentials,
+            self.home_region,
+            self.deadline,
+            self.settings,
+            self.calls,
+            key,
         )
 
     def engine(self, account: str | None) -> Engine:
@@ -123,17 +124,7 @@ class Fleet:
             known = self._engines.get(key)
         if known is not None:
             return known
-        credentials = self.credentials if key == self.own else self._member_credentials(key)
-        engine = build_engine(
-            self.runtime,
-            credentials,
-            self.home_region,
-            self.deadline,
-            self.settings,
-            self.allow_changes,
-            self.calls,
-            account_id=key,
-        )
+        engine = engine_over(self.runtime, self.gateways(key), self.settings, self.allow_changes)
         with self._lock:
             return self._engines.setdefault(key, engine)
 

@@ -242,26 +242,51 @@ def build_engine(
     breaker's limits for one run (`rolebinder apply --allow-changes`); `calls` counts the
     requests; `account_id` is whose `credentials` they are (default: the deployment's own)."""
     settings = settings or runtime.settings
+    gateways = gateways_for(
+        runtime, credentials, home_region, deadline, settings, calls, account_id
+    )
+    return engine_over(runtime, gateways, settings, allow_changes)
+
+
+def gateways_for(
+    runtime: Runtime,
+    credentials: Credentials,
+    home_region: str,
+    deadline: Deadline,
+    settings: config.Settings,
+    calls: CallCount | None = None,
+    account_id: str | None = None,
+) -> Gateways:
+    """Gateways signed with `credentials`, paced by their account's pacer."""
     account_id = account_id or settings.account_id
     limits = CallLimits(
         api_timeout=settings.api_timeout,
         pacer=runtime.pacer_of(account_id),
         calls=calls or CallCount(),
     )
-    gateways = Gateways(runtime.pool, credentials, deadline, limits, home_region, account_id)
+    return Gateways(runtime.pool, credentials, deadline, limits, home_region, account_id)
+
+
+def engine_over(
+    runtime: Runtime,
+    gateways: Gateways,
+    settings: config.Settings,
+    allow_changes: int | None = None,
+) -> Engine:
+    """The engine for the account `gateways` are signed for."""
     options = EngineOptions(
         dry_run=settings.dry_run,
         visibility_wait=settings.visibility_wait,
         allow_changes=allow_changes,
         deployment=settings.deployment,
-        account_id=account_id,
+        account_id=gateways.account_id,
     )
     return Engine(
         runtime.mapping,
         gateways.ecs,
         gateways.ram(),
-        runtime.roles_of(account_id),
-        deadline,
+        runtime.roles_of(gateways.account_id),
+        gateways.deadline,
         options,
         settled=runtime.settled,
     )
