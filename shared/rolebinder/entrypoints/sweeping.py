@@ -65,7 +65,8 @@ class Sweeping:
         if not self.sweep.regions:
             return allowed
         outside = f"outside this deployment's regions ({', '.join(allowed)})"
-        return self._narrowed(self.sweep.regions, allowed, reasons.WARNING_REGION_REFUSED, outside)
+        warning = reasons.WARNING_REGION_REFUSED
+        return self._narrowed(self.sweep.regions, allowed, warning, "regions", outside)
 
     def accounts(self) -> list[str | None]:
         """The served accounts, narrowed (never widened) by the timer payload."""
@@ -82,17 +83,16 @@ class Sweeping:
         if not self.sweep.account_ids:
             return served
         outside = "accounts this deployment does not serve"
-        return self._narrowed(
-            self.sweep.account_ids, served, reasons.WARNING_ACCOUNT_REFUSED, outside
-        )
+        warning = reasons.WARNING_ACCOUNT_REFUSED
+        return self._narrowed(self.sweep.account_ids, served, warning, "accounts", outside)
 
     def _narrowed(
-        self, asked: Sequence[T], allowed: Sequence[T], warning: str, why: str
+        self, asked: Sequence[T], allowed: Sequence[T], warning: str, field: str, why: str
     ) -> list[T]:
-        """What the payload asked for, within what is allowed; a warning names the rest."""
+        """What the payload asked for, within what is allowed; a warning names the rest (in
+        the line's `field`)."""
         refused = [item for item in asked if item not in allowed]
         if refused:
-            field = "regions" if warning == reasons.WARNING_REGION_REFUSED else "accounts"
             self.journal.warning(
                 warning,
                 f"the timer payload names {', '.join(map(str, refused))}, {why}; not swept",
